@@ -168,10 +168,20 @@ impl<'a, S: PageSource> PageWalk<'a, S> {
     /// The first error of the walk; [`Error::DataMoved`] with `restarted`
     /// set when the data moved on the second walk too.
     pub async fn collect(&self) -> Result<Vec<Customer>, Error> {
-        match self.collect_once().await {
+        self.collect_with(|_| {}).await
+    }
+
+    /// As [`Self::collect`], calling `on_page` with each page as it arrives
+    /// (to show progress, say); after a restart it sees page 1 again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::collect`].
+    pub async fn collect_with(&self, mut on_page: impl FnMut(&Page)) -> Result<Vec<Customer>, Error> {
+        match self.collect_once(&mut on_page).await {
             Err(Error::DataMoved { what, .. }) => {
                 tracing::warn!(%what, "the customer list changed during the walk; starting over from page 1");
-                self.collect_once().await.map_err(|error| match error {
+                self.collect_once(&mut on_page).await.map_err(|error| match error {
                     Error::DataMoved { what, .. } => Error::DataMoved {
                         what,
                         restarted: true,
@@ -183,11 +193,13 @@ impl<'a, S: PageSource> PageWalk<'a, S> {
         }
     }
 
-    async fn collect_once(&self) -> Result<Vec<Customer>, Error> {
+    async fn collect_once(&self, on_page: &mut impl FnMut(&Page)) -> Result<Vec<Customer>, Error> {
         let mut customers = Vec::new();
         let mut pages = std::pin::pin!(self.pages());
         while let Some(page) = pages.next().await {
-            customers.extend(page?.customers);
+            let page = page?;
+            on_page(&page);
+            customers.extend(page.customers);
         }
         Ok(customers)
     }
