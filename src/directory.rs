@@ -163,8 +163,8 @@ macro_rules! target_environment {
                     Ok(self)
                 } else {
                     Err(Error::WrongEnvironment {
-                        target: self.environment.clone(),
-                        requested: environment.clone(),
+                        target: self.environment.to_string(),
+                        requested: environment.to_string(),
                     })
                 }
             }
@@ -280,7 +280,7 @@ impl CustomerDirectory {
         }
         Err(Error::CustomerNotFound {
             query: query.to_owned(),
-            environment: self.environment.clone(),
+            environment: self.environment.to_string(),
         })
     }
 

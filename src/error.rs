@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::Environment;
 use crate::rules::RuleProblem;
 
 /// Which exchange with the API an error belongs to.
@@ -201,7 +200,7 @@ pub enum Error {
         /// What was asked for.
         query: String,
         /// Where it was looked for.
-        environment: Environment,
+        environment: String,
     },
 
     /// The customer has no branch matching.
@@ -245,9 +244,9 @@ pub enum Error {
     #[error("these identifiers belong to {target}, not {requested}: identifiers never carry over between environments")]
     WrongEnvironment {
         /// The environment the target came from.
-        target: Environment,
+        target: String,
         /// The environment it was about to be used against.
-        requested: Environment,
+        requested: String,
     },
 }
 

@@ -66,7 +66,7 @@ async fn customers(global: &GlobalArgs, command: CustomersCommand) -> Result<(),
             if found.is_empty() {
                 return Err(Failure::from(primo_connect::Error::CustomerNotFound {
                     query: text,
-                    environment: directory.environment().clone(),
+                    environment: directory.environment().to_string(),
                 }));
             }
             let codes: Vec<i64> = found.iter().map(|c| c.customer_id).collect();
