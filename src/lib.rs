@@ -38,6 +38,8 @@ pub mod walk;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+#[cfg(feature = "contract")]
+pub mod contract;
 
 pub use auth::Credentials;
 pub use client::{ClientBuilder, ConnectClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RawPage};

@@ -53,12 +53,20 @@ impl Page {
                 what: format!("{name} is {value}"),
             })
         };
+        let customers = page.results.unwrap_or_default();
+        let lenient = customers
+            .iter()
+            .filter(|c| c.created.as_ref().is_some_and(|t| t.is_lenient()))
+            .count();
+        if lenient > 0 {
+            tracing::warn!(page = number, customers = lenient, "timestamps without an offset, read as UTC");
+        }
         Ok(Page {
             number,
             echoed_page: page.current_page,
             total_results: non_negative("totalResults", page.total_results)?,
             total_pages: non_negative("totalPages", page.total_pages)?,
-            customers: page.results.unwrap_or_default(),
+            customers,
         })
     }
 }

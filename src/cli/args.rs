@@ -5,28 +5,37 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
-Exit codes:
+/// The exit codes, as a literal so that `concat!` can build on it.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  success
   1  API, network or authentication failure (or output left incomplete)
   2  usage or configuration error
   3  refused by a business rule (inactive customer, broken rule)
   4  customer or branch not found, or ambiguous (the candidates are listed)
-  5  `primo check` found an error-level contract finding";
+  5  `primo check` found an error-level contract finding"
+    };
+}
 
-const ENVIRONMENT_HELP: &str = "\
-Where it talks to: --base-url, else --env (or PRIMO_ENV), else --profile (or
+const EXIT_CODES: &str = exit_codes!();
+
+const LONG_HELP: &str = concat!(
+    "Where it talks to: --base-url, else --env (or PRIMO_ENV), else --profile (or
 PRIMO_PROFILE, or the config file's default profile). With none of these and
 no credentials in the environment, primo runs on a built-in sandbox.
 
 Credentials come from the environment only: PRIMO_CLIENT_ID and
-PRIMO_CLIENT_SECRET, or PRIMO_TOKEN; or from a profile's variable or file.";
+PRIMO_CLIENT_SECRET, or PRIMO_TOKEN; or from a profile's variable or file.
+
+",
+    exit_codes!()
+);
 
 /// Which identifiers do I send? Customers and branches of a PRIMO Connect
 /// Enterprise organization, from a terminal.
 #[derive(Debug, Parser)]
-#[command(name = "primo", version, about, after_long_help = EXIT_CODES)]
-#[command(before_long_help = ENVIRONMENT_HELP)]
+#[command(name = "primo", version, after_long_help = LONG_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -37,6 +46,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Environment to talk to.
     #[arg(long, global = true, env = "PRIMO_ENV", value_enum)]

@@ -189,16 +189,23 @@ async fn sandbox(args: SandboxArgs) -> Result<(), Failure> {
     .await
     .map_err(|e| Failure::api(e.to_string()))?;
 
+    // A reader that went away must not take the server down with it.
     let url = server.base_url();
-    println!("sandbox serving {customers} customers at {url}");
-    println!("point primo at it:  primo --base-url {url} customers list");
-    if args.token.is_some() {
-        println!("it accepts only the token given with --token; set PRIMO_TOKEN to it");
+    let token_hint = if args.token.is_some() {
+        "it accepts only the token given with --token; set PRIMO_TOKEN to it"
     } else {
-        println!("any non-empty token is accepted, e.g. PRIMO_TOKEN=sandbox");
-    }
-    println!("stop it with Ctrl-C");
-    let _ = io::stdout().flush();
+        "any non-empty token is accepted, e.g. PRIMO_TOKEN=sandbox"
+    };
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "sandbox serving {customers} customers at {url}\n\
+         point primo at it:  primo --base-url {url} customers list\n\
+         {token_hint}\n\
+         stop it with Ctrl-C"
+    );
+    let _ = out.flush();
+    drop(out);
 
     tokio::signal::ctrl_c()
         .await
@@ -207,12 +214,57 @@ async fn sandbox(args: SandboxArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn check(_global: &GlobalArgs, _args: CheckArgs) -> Result<(), Failure> {
-    Err(Failure::api("TEMPORARY"))
+async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<(), Failure> {
+    use primo_connect::contract::{SpecSchemas, run_check};
+
+    let connection = connect(global).await?;
+    let schemas = SpecSchemas::embedded().map_err(|e| Failure::api(format!("cannot load the spec: {e}")))?;
+    let report = run_check(&connection.client, &schemas, global.page_size).await?;
+
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.to_junit())
+            .map_err(|e| Failure::api(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::api(e.to_string()))?;
+        print(&format!("{json}\n"))?;
+    } else {
+        print(&report.summary())?;
+    }
+    if report.has_errors() {
+        return Err(Failure::findings(format!(
+            "the contract check found errors in {}",
+            connection.label
+        )));
+    }
+    Ok(())
 }
 
-async fn record(_global: &GlobalArgs, _args: RecordArgs) -> Result<(), Failure> {
-    Err(Failure::api("TEMPORARY"))
+async fn record(global: &GlobalArgs, args: RecordArgs) -> Result<(), Failure> {
+    use primo_connect::contract::{RecordError, RecordOptions, record};
+
+    let connection = connect(global).await?;
+    let options = RecordOptions {
+        redact_names: args.redact_names,
+        secrets: connection.secrets.clone(),
+    };
+    let summary = record(&connection.client, &args.out, global.page_size, options)
+        .await
+        .map_err(|e| match e {
+            RecordError::Fetch(error) => Failure::from(error),
+            RecordError::OutputNotEmpty { .. } => Failure::usage(e.to_string()),
+            other => Failure::api(other.to_string()),
+        })?;
+    if !global.quiet {
+        eprintln!(
+            "primo: recorded {} page(s), {} customer(s) from {} into {}",
+            summary.pages,
+            summary.customers,
+            connection.label,
+            args.out.display()
+        );
+    }
+    Ok(())
 }
 
 fn completions(shell: Shell) -> Result<(), Failure> {

@@ -103,7 +103,7 @@ fn parse(text: &str) -> Result<ConfigFile, String> {
 impl Profile {
     /// The credentials this profile points to, if it names any.
     pub fn credentials(&self, name: &str) -> Result<Option<Credentials>, Failure> {
-        if let Some(token) = self.token()? {
+        if let Some(token) = self.token(name)? {
             return Ok(Some(Credentials::token(token)));
         }
         let secret = match (&self.secret_env, &self.secret_file) {
@@ -125,10 +125,10 @@ impl Profile {
         }
     }
 
-    fn token(&self) -> Result<Option<String>, Failure> {
+    fn token(&self, name: &str) -> Result<Option<String>, Failure> {
         match (&self.token_env, &self.token_file) {
-            (Some(var), _) => read_var("", var).map(Some),
-            (None, Some(file)) => read_secret_file("", file).map(Some),
+            (Some(var), _) => read_var(name, var).map(Some),
+            (None, Some(file)) => read_secret_file(name, file).map(Some),
             (None, None) => Ok(None),
         }
     }

@@ -41,32 +41,40 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
         None => None,
     };
 
-    let destination = if let Some(url) = &global.base_url {
-        Some(Destination::Remote(Environment::custom(url)?))
+    let (destination, chosen_by) = if let Some(url) = &global.base_url {
+        (Some(Destination::Remote(Environment::custom(url)?)), "--base-url")
     } else if let Some(env) = global.env {
-        Some(named(env))
+        (Some(named(env)), "--env")
     } else if let Some(profile) = profile {
-        match (&profile.base_url, &profile.env) {
-            (Some(url), _) => Some(Destination::Remote(Environment::custom(url)?)),
-            (None, Some(env)) => Some(match env.to_ascii_lowercase().as_str() {
+        let destination = match (&profile.base_url, &profile.env) {
+            (Some(url), _) => Destination::Remote(Environment::custom(url)?),
+            (None, Some(env)) => match env.to_ascii_lowercase().as_str() {
                 "sandbox" => Destination::Sandbox,
                 _ => Destination::Remote(env.parse()?),
-            }),
+            },
             (None, None) => {
                 return Err(Failure::config(format!(
                     "profile {:?} names neither env nor base_url",
                     profile_name.unwrap_or_default()
                 )));
             }
-        }
+        };
+        (Some(destination), "the profile")
     } else {
-        None
+        (None, "")
     };
 
-    let credentials = match (from_env, profile) {
-        (Some(credentials), _) => Some(credentials),
-        (None, Some(profile)) => profile.credentials(profile_name.as_deref().unwrap_or_default())?,
-        (None, None) => None,
+    // The sandbox needs no credentials, and a profile's credentials go only
+    // where that profile points, or where the user named it explicitly:
+    // never to an environment a default profile was not written for.
+    let profile_applies = global.profile.is_some() || chosen_by == "the profile";
+    let credentials = match (&destination, from_env, profile) {
+        (Some(Destination::Sandbox), _, _) => None,
+        (_, Some(credentials), _) => Some(credentials),
+        (_, None, Some(profile)) if profile_applies => {
+            profile.credentials(profile_name.as_deref().unwrap_or_default())?
+        }
+        _ => None,
     };
 
     match destination {
@@ -74,7 +82,8 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
             "credentials are set but no environment is chosen: pass --env development|production (or --base-url), \
              so that sandbox identifiers are never mistaken for real ones",
         )),
-        None | Some(Destination::Sandbox) => start_sandbox(global).await,
+        None => start_sandbox(global, "no credentials set and no environment chosen").await,
+        Some(Destination::Sandbox) => start_sandbox(global, &format!("chosen by {chosen_by}")).await,
         Some(Destination::Remote(environment)) => {
             if global.sandbox_data.is_some() {
                 return Err(Failure::usage("--sandbox-data applies only to the sandbox"));
@@ -127,7 +136,7 @@ fn secret_values(credentials: &Credentials) -> Vec<String> {
     }
 }
 
-async fn start_sandbox(global: &GlobalArgs) -> Result<Connection, Failure> {
+async fn start_sandbox(global: &GlobalArgs, reason: &str) -> Result<Connection, Failure> {
     let organization = match &global.sandbox_data {
         Some(dir) => Organization::from_dir(dir).map_err(|e| Failure::config(e.to_string()))?,
         None => Organization::builtin(),
@@ -141,7 +150,7 @@ async fn start_sandbox(global: &GlobalArgs) -> Result<Connection, Failure> {
     let base_url = sandbox.base_url();
     if !global.quiet {
         eprintln!(
-            "primo: using the built-in sandbox at {base_url} (no credentials set and no --env chosen); \
+            "primo: using the built-in sandbox at {base_url} ({reason}); \
              its identifiers are examples, not real ones"
         );
     }

@@ -39,7 +39,7 @@ impl<W: Write> StreamWriter<W> {
 
     pub fn csv(out: W) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
-        out.write_record(CSV_HEADER).map_err(io::Error::other)?;
+        out.write_record(CSV_HEADER).map_err(csv_io_error)?;
         Ok(StreamWriter::Csv { out })
     }
 
@@ -56,7 +56,7 @@ impl<W: Write> StreamWriter<W> {
             }
             StreamWriter::Csv { out } => {
                 for row in csv_rows(customer) {
-                    out.write_record(&row).map_err(io::Error::other)?;
+                    out.write_record(&row).map_err(csv_io_error)?;
                 }
             }
         }
@@ -72,6 +72,15 @@ impl<W: Write> StreamWriter<W> {
             StreamWriter::Jsonl { mut out } => out.flush(),
             StreamWriter::Csv { mut out } => out.flush(),
         }
+    }
+}
+
+/// Keeps the kind of an I/O error inside a CSV error, so that a closed pipe
+/// is still recognised as one.
+fn csv_io_error(error: csv::Error) -> io::Error {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => error,
+        other => io::Error::other(format!("{other:?}")),
     }
 }
 
@@ -112,7 +121,7 @@ pub fn table(directory: &CustomerDirectory, keep: impl Fn(&Customer) -> bool) ->
     let mut table = new_table(["Code", "Name", "Number", "Active", "HQ customerBsn", "Branches", "Problems"]);
     for (customer, problems) in directory.entries().filter(|(c, _)| keep(c)) {
         let branches = customer.bsns.as_deref().unwrap_or_default();
-        let headquarter = match (problems_block_headquarter(problems), branches.iter().find(|b| b.is_headquarter)) {
+        let headquarter = match (!problems.is_empty(), branches.iter().find(|b| b.is_headquarter)) {
             (false, Some(hq)) => hq.customer_bsn.to_string(),
             _ => "-".to_owned(),
         };
@@ -162,10 +171,6 @@ fn new_table<const N: usize>(header: [&str; N]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header);
     table
-}
-
-fn problems_block_headquarter(problems: &[RuleProblem]) -> bool {
-    !problems.is_empty()
 }
 
 fn render_problems(problems: &[RuleProblem]) -> String {
