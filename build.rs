@@ -36,6 +36,8 @@ fn generate() -> Result<(), String> {
     }))
     .map_err(|e| format!("internal: date-time schema: {e}"))?;
 
+    // The login body and answer carry the secret and the token: the crate's
+    // own types hold them in `SecretString`, so no derived `Debug` prints them.
     // Hooks are required so that the crate's own request handling (bearer
     // token, no `api-version` header, buffered bodies) can never be skipped.
     let mut settings = GenerationSettings::new();
@@ -46,7 +48,9 @@ fn generate() -> Result<(), String> {
             date_time,
             "crate::timestamp::ApiTimestamp",
             [TypeImpl::Display].into_iter(),
-        );
+        )
+        .with_replacement("LoginRequest", "crate::auth::LoginRequest", std::iter::empty())
+        .with_replacement("LoginResult", "crate::auth::LoginResult", std::iter::empty());
 
     let tokens = Generator::new(&settings)
         .generate_tokens(&spec)

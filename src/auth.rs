@@ -3,7 +3,62 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::Mutex;
+
+/// The body of `POST /v1/auth/login`, in place of the generated type so
+/// that the secret is held redacted.
+#[derive(Clone)]
+pub struct LoginRequest {
+    /// The client id.
+    pub clientid: String,
+    /// The client secret; written out only into the request body.
+    pub secret: SecretString,
+}
+
+impl Serialize for LoginRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serializer.serialize_struct("LoginRequest", 2)?;
+        body.serialize_field("clientid", &self.clientid)?;
+        body.serialize_field("secret", self.secret.expose_secret())?;
+        body.end()
+    }
+}
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("clientid", &"[redacted]")
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The payload of a successful login, in place of the generated type so
+/// that the token is held redacted. Other fields (an expiry, a type) are
+/// ignored.
+#[derive(Clone, Deserialize)]
+pub struct LoginResult {
+    /// The bearer token.
+    pub token: SecretString,
+}
+
+/// Writes `[redacted]` in place of the token: a login answer written back
+/// out must not carry it.
+impl Serialize for LoginResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serializer.serialize_struct("LoginResult", 1)?;
+        body.serialize_field("token", "[redacted]")?;
+        body.end()
+    }
+}
+
+impl fmt::Debug for LoginResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginResult").field("token", &"[redacted]").finish()
+    }
+}
 
 /// How the client proves who it is.
 ///

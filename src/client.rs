@@ -14,7 +14,8 @@ use crate::auth::{Credentials, IssuedToken, TokenCache};
 use crate::error::{Error, Step};
 use crate::generated;
 use crate::transport::{self, PauseGate, Received, RetryPolicy};
-use crate::types::{Customer, CustomerPageEnvelope, LoginEnvelope, LoginRequest};
+use crate::auth::LoginRequest;
+use crate::types::{Customer, CustomerPageEnvelope, LoginEnvelope};
 use crate::walk::{Page, PageSource, PageWalk, WalkOptions};
 use crate::{CustomerDirectory, Environment};
 
@@ -312,7 +313,7 @@ impl ConnectClient {
         let step = Step::Login;
         let body = LoginRequest {
             clientid: client_id.clone(),
-            secret: secret.expose_secret().to_owned(),
+            secret: secret.clone(),
         };
         transport::with_retries(&self.inner.retry, &self.inner.pause, step, |attempt| {
             let body = &body;
@@ -324,10 +325,10 @@ impl ConnectClient {
                 let envelope: LoginEnvelope = transport::interpret(step, result, received.as_ref())?;
                 check_errors(step, envelope.errors.as_ref())?;
                 let data = envelope.data.ok_or(Error::MissingData { step })?;
-                if data.token.is_empty() {
+                if data.token.expose_secret().is_empty() {
                     return Err(Error::MissingData { step });
                 }
-                Ok(SecretString::from(data.token))
+                Ok(data.token)
             }
         })
         .await

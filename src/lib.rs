@@ -52,6 +52,10 @@ pub use transport::RetryPolicy;
 pub use walk::{Page, PageSource, PageWalk, WalkOptions};
 
 /// The types of the API, as generated from the spec.
+///
+/// `LoginRequest` and `LoginResult` are the crate's own, in place of the
+/// generated ones, so that the secret and the token are held redacted.
 pub mod types {
+    pub use crate::auth::{LoginRequest, LoginResult};
     pub use crate::generated::types::*;
 }
