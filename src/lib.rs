@@ -51,6 +51,11 @@ pub use timestamp::{ApiTimestamp, InvalidTimestamp};
 pub use transport::RetryPolicy;
 pub use walk::{Page, PageSource, PageWalk, WalkOptions};
 
+/// The README's examples, run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The types of the API, as generated from the spec.
 ///
 /// `LoginRequest` and `LoginResult` are the crate's own, in place of the
