@@ -12,8 +12,8 @@ pub enum StreamWriter<W: Write> {
     Json { out: W, first: bool },
     /// One JSON object per line.
     Jsonl { out: W },
-    /// One CSV row per branch.
-    Csv { out: csv::Writer<W> },
+    /// One CSV row per branch (boxed: the CSV writer carries its own buffer).
+    Csv { out: Box<csv::Writer<W>> },
 }
 
 /// The CSV columns: one row per branch, the customer repeated.
@@ -40,7 +40,7 @@ impl<W: Write> StreamWriter<W> {
     pub fn csv(out: W) -> io::Result<Self> {
         let mut out = csv::Writer::from_writer(out);
         out.write_record(CSV_HEADER).map_err(csv_io_error)?;
-        Ok(StreamWriter::Csv { out })
+        Ok(StreamWriter::Csv { out: Box::new(out) })
     }
 
     pub fn write(&mut self, customer: &Customer) -> io::Result<()> {
