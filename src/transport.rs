@@ -252,10 +252,25 @@ fn payload_error<T: DeserializeOwned>(
 /// [`Error::Decode`] with the path and the reason.
 pub(crate) fn decode<T: DeserializeOwned>(step: Step, bytes: &[u8]) -> Result<T, Error> {
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| Error::Decode {
-        step,
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        // In text that is not valid JSON the last segment is the key that
+        // was about to be read (`?`); the path up to it is where it broke.
+        let path = e.path().to_string();
+        let path = match path.strip_suffix(".?").or_else(|| path.strip_suffix('?')) {
+            Some("") => ".".to_owned(),
+            Some(parent) => parent.to_owned(),
+            None => path,
+        };
+        let message = if e.inner().is_syntax() || e.inner().is_eof() {
+            format!("invalid JSON: {}", e.inner())
+        } else {
+            e.inner().to_string()
+        };
+        Error::Decode {
+            step,
+            path,
+            message,
+        }
     })
 }
 
