@@ -52,12 +52,14 @@ pub enum Error {
 
     /// The request could not be sent or its answer not read: connection
     /// refused, timeout, body cut short.
-    #[error("{step}: {kind}")]
+    #[error("{step}: {kind} after {attempts} attempt(s)")]
     Transport {
         /// Where it happened.
         step: Step,
         /// What happened, e.g. `timed out` or `connection failed`.
         kind: TransportKind,
+        /// Requests tried.
+        attempts: usize,
         /// The underlying error (its text names the URL, never a header).
         #[source]
         source: Option<reqwest::Error>,

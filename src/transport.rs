@@ -180,6 +180,7 @@ fn transport_error(step: Step, source: reqwest::Error) -> Error {
     Error::Transport {
         step,
         kind,
+        attempts: 1,
         // Drop the URL: it is not secret, but a user's error line does not
         // need it twice, and the step already says where.
         source: Some(source.without_url()),
@@ -404,7 +405,10 @@ impl Error {
     }
 
     fn set_attempts(&mut self, made: usize) {
-        if let Error::RateLimited { attempts, .. } | Error::Unavailable { attempts, .. } = self {
+        if let Error::RateLimited { attempts, .. }
+        | Error::Unavailable { attempts, .. }
+        | Error::Transport { attempts, .. } = self
+        {
             *attempts = made;
         }
     }
