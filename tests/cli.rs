@@ -1345,3 +1345,53 @@ fn quiet_still_prints_errors() {
     assert_eq!(out.stderr.lines().count(), 1, "{:?}", out.stderr);
     assert!(out.stderr.starts_with("primo: error: "), "{:?}", out.stderr);
 }
+
+// A listing that streams cannot take back what it wrote: when the data
+// moves after page 1, primo exits 1 and says the output is incomplete.
+#[test]
+fn streamed_output_is_flagged_incomplete_when_the_data_moves() {
+    let server = httpmock::MockServer::start();
+    let page = |n: u32| {
+        let text = std::fs::read_to_string(fixture_path(&format!(
+            "organization/page-size-10/page-{n}.json"
+        )))
+        .expect("the page fixture is readable");
+        serde_json::from_str::<Value>(&text).expect("the page is JSON")
+    };
+    let first = server.mock(|when, then| {
+        when.path("/v1/customers").query_param("currentPage", "1");
+        then.status(200).json_body(page(1));
+    });
+    // Page 2 says a customer was added since page 1.
+    let mut moved = page(2);
+    moved["data"]["totalResults"] = 24.into();
+    let second = server.mock(|when, then| {
+        when.path("/v1/customers").query_param("currentPage", "2");
+        then.status(200).json_body(moved);
+    });
+
+    let out = Scratch::new().run_with(
+        &[("PRIMO_TOKEN", "t")],
+        &[
+            "--base-url",
+            &server.base_url(),
+            "--page-size",
+            "10",
+            "--concurrency",
+            "1",
+            "--retries",
+            "1",
+            "customers",
+            "list",
+            "--format",
+            "jsonl",
+        ],
+    );
+
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 10);
+    assert!(out.stderr.contains("totalResults went from 23 to 24"), "{}", out.stderr);
+    assert!(out.stderr.contains("the output is incomplete"), "{}", out.stderr);
+    first.assert_calls(1);
+    second.assert_calls(1);
+}
