@@ -336,8 +336,35 @@ impl ConnectClient {
 }
 
 impl PageSource for ConnectClient {
+    /// Fetches and decodes the page in a task of its own, so that the pages
+    /// of a concurrent walk are decoded on every core of the runtime rather
+    /// than on the thread that consumes the walk.
     async fn fetch_page(&self, number: u64, per_page: NonZeroU32) -> Result<Page, Error> {
-        self.page_exchange(number, per_page).await.0
+        let client = self.clone();
+        let task = AbortOnDrop(tokio::spawn(async move {
+            client.page_exchange(number, per_page).await.0
+        }));
+        let mut task = task;
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(Error::Transport {
+                step: Step::Page(number),
+                kind: crate::TransportKind::Other,
+                attempts: 0,
+                source: None,
+            }),
+        }
+    }
+}
+
+/// Aborts a spawned page fetch whose walk was dropped, so that no request
+/// outlives the walk that asked for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

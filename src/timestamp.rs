@@ -33,6 +33,7 @@ const DOTNET_MIN_VALUE: NaiveDateTime = match NaiveDate::from_ymd_opt(1, 1, 1) {
 pub struct ApiTimestamp {
     text: String,
     instant: Option<DateTime<Utc>>,
+    lenient: bool,
 }
 
 /// The reason a text is not an [`ApiTimestamp`].
@@ -68,11 +69,13 @@ impl ApiTimestamp {
             return Err(invalid());
         }
 
-        let instant = match DateTime::parse_from_rfc3339(text) {
-            Ok(with_offset) => with_offset.with_timezone(&Utc),
-            Err(_) => NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-                .map_err(|_| invalid())?
-                .and_utc(),
+        let (instant, lenient) = match DateTime::parse_from_rfc3339(text) {
+            Ok(with_offset) => (with_offset.with_timezone(&Utc), false),
+            Err(_) => {
+                let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map_err(|_| invalid())?;
+                (naive.and_utc(), true)
+            }
         };
 
         // .NET's DateTime.MinValue is how the backend says "not recorded".
@@ -80,6 +83,7 @@ impl ApiTimestamp {
         Ok(Self {
             text: text.to_owned(),
             instant: (!unknown).then_some(instant),
+            lenient,
         })
     }
 
@@ -96,7 +100,7 @@ impl ApiTimestamp {
     /// Whether the value uses a form outside strict RFC 3339 (no offset), so
     /// a caller can log the fallback.
     pub fn is_lenient(&self) -> bool {
-        DateTime::parse_from_rfc3339(&self.text).is_err()
+        self.lenient
     }
 
     /// Checks that the seconds carry between 1 and 9 fractional digits, or

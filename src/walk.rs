@@ -270,6 +270,9 @@ impl<'a> Checked<'a> {
     }
 }
 
+/// The most `customerId`s a walk makes room for before it has seen them.
+const MAX_RESERVED_IDS: u64 = 4_000_000;
+
 /// What the pages so far have said, to check each new one against.
 #[derive(Debug)]
 pub(crate) struct Consistency {
@@ -312,11 +315,20 @@ impl Consistency {
             });
         }
 
-        let first = *self.first.get_or_insert(FirstPage {
-            total_results: page.total_results,
-            total_pages: page.total_pages,
-            size,
-        });
+        let first = match self.first {
+            Some(first) => first,
+            None => {
+                // Room for every id up front: growing the set would hold the
+                // old and the new table at once. The count comes from the
+                // server, so only up to a bound.
+                self.seen.reserve(page.total_results.min(MAX_RESERVED_IDS) as usize);
+                *self.first.insert(FirstPage {
+                    total_results: page.total_results,
+                    total_pages: page.total_pages,
+                    size,
+                })
+            }
+        };
         if page.number == 1 && size < self.asked && page.total_pages > 1 {
             tracing::warn!(asked = self.asked, got = size, "the server caps the page size; following the totalPages it reports");
         }
