@@ -24,8 +24,8 @@ fn generate() -> Result<(), String> {
     rerun_if_changed(Path::new("openapi"))?;
 
     let text = fs::read_to_string(SPEC).map_err(|e| format!("cannot read: {e}"))?;
-    let spec: openapiv3::OpenAPI =
-        serde_yaml::from_str(&text).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
+    let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
+        .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
 
     // The provider's backend sends timestamps the generator's strict chrono
     // type rejects (no offset, .NET's `0001-01-01T00:00:00`), so every
@@ -49,8 +49,16 @@ fn generate() -> Result<(), String> {
             "crate::timestamp::ApiTimestamp",
             [TypeImpl::Display].into_iter(),
         )
-        .with_replacement("LoginRequest", "crate::auth::LoginRequest", std::iter::empty())
-        .with_replacement("LoginResult", "crate::auth::LoginResult", std::iter::empty());
+        .with_replacement(
+            "LoginRequest",
+            "crate::auth::LoginRequest",
+            std::iter::empty(),
+        )
+        .with_replacement(
+            "LoginResult",
+            "crate::auth::LoginResult",
+            std::iter::empty(),
+        );
 
     let tokens = Generator::new(&settings)
         .generate_tokens(&spec)
@@ -61,7 +69,8 @@ fn generate() -> Result<(), String> {
     let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     write(&out.join("connect_enterprise.rs"), code.as_bytes())?;
 
-    let json = serde_json::to_vec_pretty(&spec).map_err(|e| format!("cannot turn into JSON: {e}"))?;
+    let json =
+        serde_json::to_vec_pretty(&spec).map_err(|e| format!("cannot turn into JSON: {e}"))?;
     write(&out.join("connect-enterprise.json"), &json)
 }
 
@@ -70,7 +79,9 @@ fn rerun_if_changed(dir: &Path) -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", dir.display());
     let entries = fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     for entry in entries {
-        let path = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?.path();
+        let path = entry
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
         if path.is_dir() {
             rerun_if_changed(&path)?;
         } else {

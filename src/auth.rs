@@ -56,7 +56,9 @@ impl Serialize for LoginResult {
 
 impl fmt::Debug for LoginResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginResult").field("token", &"[redacted]").finish()
+        f.debug_struct("LoginResult")
+            .field("token", &"[redacted]")
+            .finish()
     }
 }
 
@@ -124,7 +126,9 @@ pub(crate) struct IssuedToken {
 }
 
 impl IssuedToken {
-    pub(crate) fn bearer(&self) -> Result<reqwest::header::HeaderValue, reqwest::header::InvalidHeaderValue> {
+    pub(crate) fn bearer(
+        &self,
+    ) -> Result<reqwest::header::HeaderValue, reqwest::header::InvalidHeaderValue> {
         let mut value = reqwest::header::HeaderValue::from_str(&format!(
             "Bearer {}",
             self.value.expose_secret()

@@ -10,11 +10,11 @@ use bytes::Bytes;
 use futures::Stream;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::LoginRequest;
 use crate::auth::{Credentials, IssuedToken, TokenCache};
 use crate::error::{Error, Step};
 use crate::generated;
 use crate::transport::{self, PauseGate, Received, RetryPolicy};
-use crate::auth::LoginRequest;
 use crate::types::{Customer, CustomerPageEnvelope, LoginEnvelope};
 use crate::walk::{Page, PageSource, PageWalk, WalkOptions};
 use crate::{CustomerDirectory, Environment};
@@ -119,7 +119,11 @@ impl ClientBuilder {
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
-                .user_agent(concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")))
+                .user_agent(concat!(
+                    env!("CARGO_PKG_NAME"),
+                    "/",
+                    env!("CARGO_PKG_VERSION")
+                ))
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
                 .build()
@@ -129,7 +133,8 @@ impl ClientBuilder {
                     reason: e.to_string(),
                 })?,
         };
-        let api = generated::Client::new_with_client(&self.environment.base_url_for_requests(), http);
+        let api =
+            generated::Client::new_with_client(&self.environment.base_url_for_requests(), http);
 
         let initial = match &self.credentials {
             Credentials::Token(token) => Some(token.clone()),
@@ -197,7 +202,10 @@ impl ConnectClient {
     /// partial is ever returned.
     pub async fn directory(&self) -> Result<CustomerDirectory, Error> {
         let customers = PageWalk::new(self, self.inner.walk).collect().await?;
-        Ok(CustomerDirectory::new(self.inner.environment.clone(), customers))
+        Ok(CustomerDirectory::new(
+            self.inner.environment.clone(),
+            customers,
+        ))
     }
 
     /// Every customer, in server order, as pages arrive; see
@@ -218,7 +226,11 @@ impl ConnectClient {
     /// Only when no answer arrived (transport failure, retries spent on a
     /// status, authentication); a body that does not decode is returned in
     /// [`RawPage::decoded`].
-    pub async fn fetch_raw_page(&self, number: u64, per_page: NonZeroU32) -> Result<RawPage, Error> {
+    pub async fn fetch_raw_page(
+        &self,
+        number: u64,
+        per_page: NonZeroU32,
+    ) -> Result<RawPage, Error> {
         let (decoded, received) = self.page_exchange(number, per_page).await;
         match (decoded, received) {
             (decoded, Some(received)) if received.status == 200 => Ok(RawPage {
@@ -229,13 +241,19 @@ impl ConnectClient {
                 decoded,
             }),
             (Err(error), _) => Err(error),
-            (Ok(_), _) => Err(Error::MissingData { step: Step::Page(number) }),
+            (Ok(_), _) => Err(Error::MissingData {
+                step: Step::Page(number),
+            }),
         }
     }
 
     /// One page, with retries and one fresh login after a 401, and the last
     /// answer as it arrived.
-    async fn page_exchange(&self, number: u64, per_page: NonZeroU32) -> (Result<Page, Error>, Option<Received>) {
+    async fn page_exchange(
+        &self,
+        number: u64,
+        per_page: NonZeroU32,
+    ) -> (Result<Page, Error>, Option<Received>) {
         let step = Step::Page(number);
         let last = std::sync::Mutex::new(None);
         let Some(page_param) = u32::try_from(number).ok().and_then(NonZeroU32::new) else {
@@ -252,9 +270,19 @@ impl ConnectClient {
                 let last = &last;
                 async move {
                     let started = Instant::now();
-                    let call = self.inner.api.get_customers(Some(page_param), Some(per_page));
+                    let call = self
+                        .inner
+                        .api
+                        .get_customers(Some(page_param), Some(per_page));
                     let (result, received) = transport::exchange(Some(bearer), call).await;
-                    transport::log_request("GET", "/v1/customers", step, attempt, started, received.as_ref());
+                    transport::log_request(
+                        "GET",
+                        "/v1/customers",
+                        step,
+                        attempt,
+                        started,
+                        received.as_ref(),
+                    );
                     let envelope: Result<CustomerPageEnvelope, Error> =
                         transport::interpret(step, result, received.as_ref());
                     *last.lock().unwrap_or_else(|p| p.into_inner()) = received;
@@ -285,10 +313,11 @@ impl ConnectClient {
                 value: "[redacted]".to_owned(),
                 reason: "it holds characters an HTTP header cannot carry".to_owned(),
             })?;
-            let result = transport::with_retries(&self.inner.retry, &self.inner.pause, step, |attempt| {
-                request(bearer.clone(), attempt)
-            })
-            .await;
+            let result =
+                transport::with_retries(&self.inner.retry, &self.inner.pause, step, |attempt| {
+                    request(bearer.clone(), attempt)
+                })
+                .await;
             match result {
                 Err(Error::Unauthenticated { .. }) if can_renew && !renewed => {
                     tracing::warn!(%step, "the token was refused; logging in again");
@@ -321,8 +350,16 @@ impl ConnectClient {
                 let started = Instant::now();
                 let call = self.inner.api.login(body);
                 let (result, received) = transport::exchange(None, call).await;
-                transport::log_request("POST", "/v1/auth/login", step, attempt, started, received.as_ref());
-                let envelope: LoginEnvelope = transport::interpret(step, result, received.as_ref())?;
+                transport::log_request(
+                    "POST",
+                    "/v1/auth/login",
+                    step,
+                    attempt,
+                    started,
+                    received.as_ref(),
+                );
+                let envelope: LoginEnvelope =
+                    transport::interpret(step, result, received.as_ref())?;
                 check_errors(step, envelope.errors.as_ref())?;
                 let data = envelope.data.ok_or(Error::MissingData { step })?;
                 if data.token.expose_secret().is_empty() {

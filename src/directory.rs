@@ -190,7 +190,11 @@ impl CustomerDirectory {
     }
 
     /// A directory of `customers` fetched from `environment` at `fetched_at`.
-    pub fn with_fetched_at(environment: Environment, customers: Vec<Customer>, fetched_at: DateTime<Utc>) -> Self {
+    pub fn with_fetched_at(
+        environment: Environment,
+        customers: Vec<Customer>,
+        fetched_at: DateTime<Utc>,
+    ) -> Self {
         let problems = rules::check(&customers);
         CustomerDirectory {
             environment,
@@ -223,12 +227,15 @@ impl CustomerDirectory {
 
     /// Every customer with its rule problems, in server order.
     pub fn entries(&self) -> impl Iterator<Item = (&Customer, &[RuleProblem])> {
-        self.customers.iter().zip(self.problems.iter().map(Vec::as_slice))
+        self.customers
+            .iter()
+            .zip(self.problems.iter().map(Vec::as_slice))
     }
 
     /// The rule problems of `customer`, which must come from this directory.
     pub fn problems_of(&self, customer: &Customer) -> &[RuleProblem] {
-        self.position(customer).map_or(&[], |i| self.problems[i].as_slice())
+        self.position(customer)
+            .map_or(&[], |i| self.problems[i].as_slice())
     }
 
     /// Number of customers.
@@ -242,7 +249,9 @@ impl CustomerDirectory {
     }
 
     fn position(&self, customer: &Customer) -> Option<usize> {
-        self.customers.iter().position(|c| std::ptr::eq(c, customer))
+        self.customers
+            .iter()
+            .position(|c| std::ptr::eq(c, customer))
     }
 
     /// Finds one customer by `customerCode`, `customerNumber` or exact
@@ -304,7 +313,12 @@ impl CustomerDirectory {
     /// Not found or ambiguous ([`Error::CustomerNotFound`],
     /// [`Error::BranchNotFound`], [`Error::Ambiguous`]); refused
     /// ([`Error::InactiveCustomer`], [`Error::RuleBroken`]).
-    pub fn resolve(&self, customer: &str, branch: &BranchChoice, policy: Policy) -> Result<Resolved<'_>, Error> {
+    pub fn resolve(
+        &self,
+        customer: &str,
+        branch: &BranchChoice,
+        policy: Policy,
+    ) -> Result<Resolved<'_>, Error> {
         let found = self.customer(customer)?;
         if !found.is_active {
             return Err(Error::InactiveCustomer {
@@ -319,14 +333,18 @@ impl CustomerDirectory {
             advice,
         };
         if problems.iter().any(RuleProblem::is_shared_identifier) {
-            return Err(refuse("an identifier shared with another customer cannot be trusted; ask PRIMO to correct the data"));
+            return Err(refuse(
+                "an identifier shared with another customer cannot be trusted; ask PRIMO to correct the data",
+            ));
         }
 
         let branches = found.bsns.as_deref().unwrap_or_default();
         let chosen = match branch {
             BranchChoice::Headquarter => {
                 if !problems.is_empty() {
-                    return Err(refuse("name the branch explicitly with the lenient policy, or ask PRIMO to correct the data"));
+                    return Err(refuse(
+                        "name the branch explicitly with the lenient policy, or ask PRIMO to correct the data",
+                    ));
                 }
                 branches.iter().find(|b| b.is_headquarter)
             }
@@ -340,7 +358,9 @@ impl CustomerDirectory {
             });
         };
         if !problems.is_empty() && policy == Policy::Strict {
-            return Err(refuse("use the lenient policy to accept an explicitly named branch"));
+            return Err(refuse(
+                "use the lenient policy to accept an explicitly named branch",
+            ));
         }
         Ok(Resolved {
             customer: found,
@@ -353,7 +373,11 @@ impl CustomerDirectory {
     /// # Errors
     ///
     /// As [`Self::resolve`].
-    pub fn quote_target(&self, customer: &str, branch: &BranchChoice) -> Result<QuoteTarget, Error> {
+    pub fn quote_target(
+        &self,
+        customer: &str,
+        branch: &BranchChoice,
+    ) -> Result<QuoteTarget, Error> {
         self.quote_target_with(customer, branch, Policy::Strict)
     }
 
@@ -362,7 +386,12 @@ impl CustomerDirectory {
     /// # Errors
     ///
     /// As [`Self::resolve`].
-    pub fn quote_target_with(&self, customer: &str, branch: &BranchChoice, policy: Policy) -> Result<QuoteTarget, Error> {
+    pub fn quote_target_with(
+        &self,
+        customer: &str,
+        branch: &BranchChoice,
+        policy: Policy,
+    ) -> Result<QuoteTarget, Error> {
         let resolved = self.resolve(customer, branch, policy)?;
         Ok(QuoteTarget {
             customer_bsn: resolved.branch.customer_bsn,
@@ -376,7 +405,11 @@ impl CustomerDirectory {
     /// # Errors
     ///
     /// As [`Self::resolve`].
-    pub fn booking_target(&self, customer: &str, branch: &BranchChoice) -> Result<BookingTarget, Error> {
+    pub fn booking_target(
+        &self,
+        customer: &str,
+        branch: &BranchChoice,
+    ) -> Result<BookingTarget, Error> {
         self.booking_target_with(customer, branch, Policy::Strict)
     }
 
@@ -408,7 +441,10 @@ fn find_branch_by_name<'a>(
     let exact: Vec<&CustomerBsn> = branches.iter().filter(|b| b.bsn_name == name).collect();
     let found = if exact.is_empty() {
         let lower = name.trim().to_lowercase();
-        branches.iter().filter(|b| b.bsn_name.to_lowercase() == lower).collect()
+        branches
+            .iter()
+            .filter(|b| b.bsn_name.to_lowercase() == lower)
+            .collect()
     } else {
         exact
     };

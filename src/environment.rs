@@ -73,8 +73,12 @@ impl Environment {
     pub fn base_url(&self) -> Url {
         match self {
             // The constants are valid URLs, checked by a unit test.
-            Environment::Development => Url::parse(DEVELOPMENT_URL).unwrap_or_else(|_| unreachable!()),
-            Environment::Production => Url::parse(PRODUCTION_URL).unwrap_or_else(|_| unreachable!()),
+            Environment::Development => {
+                Url::parse(DEVELOPMENT_URL).unwrap_or_else(|_| unreachable!())
+            }
+            Environment::Production => {
+                Url::parse(PRODUCTION_URL).unwrap_or_else(|_| unreachable!())
+            }
             Environment::Custom(url) => url.clone(),
         }
     }
@@ -136,10 +140,16 @@ mod tests {
     #[test]
     fn named_environments_have_valid_https_urls() {
         for env in [Environment::Development, Environment::Production] {
-            assert_eq!(Url::parse(&env.base_url_for_requests()).unwrap().scheme(), "https");
+            assert_eq!(
+                Url::parse(&env.base_url_for_requests()).unwrap().scheme(),
+                "https"
+            );
             assert!(env.allows_credentials());
         }
-        assert_ne!(Environment::Development.base_url(), Environment::Production.base_url());
+        assert_ne!(
+            Environment::Development.base_url(),
+            Environment::Production.base_url()
+        );
     }
 
     #[test]
@@ -152,13 +162,22 @@ mod tests {
             ("http://example.com", false),
             ("https://example.com", true),
         ] {
-            assert_eq!(Environment::custom(url).unwrap().allows_credentials(), allowed, "{url}");
+            assert_eq!(
+                Environment::custom(url).unwrap().allows_credentials(),
+                allowed,
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn malformed_base_urls_name_the_value() {
-        for url in ["not a url", "ftp://example.com", "http://example.com/?x=1", "staging"] {
+        for url in [
+            "not a url",
+            "ftp://example.com",
+            "http://example.com/?x=1",
+            "staging",
+        ] {
             let message = url.parse::<Environment>().unwrap_err().to_string();
             assert!(message.contains(url), "{message}");
         }

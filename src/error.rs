@@ -44,7 +44,9 @@ pub enum Error {
 
     /// Credentials would travel over plain HTTP to a host that is not
     /// loopback; refused before any request.
-    #[error("refusing to send credentials over plain http to {url}: use https (plain http is allowed only for loopback addresses)")]
+    #[error(
+        "refusing to send credentials over plain http to {url}: use https (plain http is allowed only for loopback addresses)"
+    )]
     InsecureTransport {
         /// The base URL.
         url: String,
@@ -128,7 +130,9 @@ pub enum Error {
 
     /// The body is not JSON (an HTML error page from a load balancer or a
     /// proxy, say).
-    #[error("{step}: status {status} with a body that is not JSON (content type {content_type}): {excerpt:?}")]
+    #[error(
+        "{step}: status {status} with a body that is not JSON (content type {content_type}): {excerpt:?}"
+    )]
     NotJson {
         /// Where it happened.
         step: Step,
@@ -243,7 +247,9 @@ pub enum Error {
     },
 
     /// A target is used against an environment other than its own.
-    #[error("these identifiers belong to {target}, not {requested}: identifiers never carry over between environments")]
+    #[error(
+        "these identifiers belong to {target}, not {requested}: identifiers never carry over between environments"
+    )]
     WrongEnvironment {
         /// The environment the target came from.
         target: String,
@@ -317,7 +323,9 @@ impl Error {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            Error::InactiveCustomer { .. } | Error::RuleBroken { .. } | Error::WrongEnvironment { .. }
+            Error::InactiveCustomer { .. }
+                | Error::RuleBroken { .. }
+                | Error::WrongEnvironment { .. }
         )
     }
 
@@ -331,7 +339,10 @@ impl Error {
 
     /// Whether the error is about local input rather than the API.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::InvalidSetting { .. } | Error::InsecureTransport { .. })
+        matches!(
+            self,
+            Error::InvalidSetting { .. } | Error::InsecureTransport { .. }
+        )
     }
 }
 

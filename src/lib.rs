@@ -36,14 +36,18 @@ mod timestamp;
 mod transport;
 pub mod walk;
 
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 
 pub use auth::Credentials;
-pub use client::{ClientBuilder, ConnectClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RawPage};
-pub use directory::{BookingTarget, BranchChoice, CustomerDirectory, Policy, QuoteTarget, Resolved};
+pub use client::{
+    ClientBuilder, ConnectClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RawPage,
+};
+pub use directory::{
+    BookingTarget, BranchChoice, CustomerDirectory, Policy, QuoteTarget, Resolved,
+};
 pub use environment::{DEVELOPMENT_URL, Environment, PRODUCTION_URL};
 pub use error::{Error, Step, TransportKind};
 pub use rules::RuleProblem;

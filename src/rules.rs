@@ -76,14 +76,22 @@ impl fmt::Display for RuleProblem {
                 write!(f, "customerBsn {bsn} is also used by {}", with.join(", "))
             }
             RuleProblem::SharedCustomerNumber { number, with } => {
-                write!(f, "customerNumber {number} is also used by {}", with.join(", "))
+                write!(
+                    f,
+                    "customerNumber {number} is also used by {}",
+                    with.join(", ")
+                )
             }
         }
     }
 }
 
 fn join(values: &[i64]) -> String {
-    values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The problems of every customer, in the order of `customers`.
@@ -92,7 +100,10 @@ pub fn check(customers: &[Customer]) -> Vec<Vec<RuleProblem>> {
     let mut by_number: HashMap<i64, Vec<usize>> = HashMap::new();
     let mut by_bsn: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (index, customer) in customers.iter().enumerate() {
-        by_number.entry(customer.customer_number).or_default().push(index);
+        by_number
+            .entry(customer.customer_number)
+            .or_default()
+            .push(index);
         for branch in customer.bsns.iter().flatten() {
             let holders = by_bsn.entry(branch.customer_bsn).or_default();
             if holders.last() != Some(&index) {

@@ -46,7 +46,9 @@ pub(crate) struct Received {
 
 impl Received {
     fn content_type_or_none(&self) -> String {
-        self.content_type.clone().unwrap_or_else(|| "none".to_owned())
+        self.content_type
+            .clone()
+            .unwrap_or_else(|| "none".to_owned())
     }
 
     fn excerpt(&self) -> String {
@@ -141,7 +143,9 @@ pub(crate) fn interpret<T: DeserializeOwned>(
         Err(Generated::CommunicationError(source) | Generated::ResponseBodyError(source)) => {
             Err(transport_error(step, source))
         }
-        Err(Generated::ErrorResponse(value)) => Err(status_error(step, value.status().as_u16(), received)),
+        Err(Generated::ErrorResponse(value)) => {
+            Err(status_error(step, value.status().as_u16(), received))
+        }
         Err(Generated::UnexpectedResponse(response)) => {
             Err(status_error(step, response.status().as_u16(), received))
         }
@@ -203,7 +207,9 @@ fn status_error(step: Step, status: u16, received: Option<&Received>) -> Error {
             status,
             retry_after: received.and_then(|r| r.retry_after),
             attempts: 1,
-            content_type: received.map(Received::content_type_or_none).unwrap_or_default(),
+            content_type: received
+                .map(Received::content_type_or_none)
+                .unwrap_or_default(),
             excerpt,
         },
         _ => Error::UnexpectedStatus {
@@ -234,15 +240,19 @@ fn payload_error<T: DeserializeOwned>(
         return Error::NotJson {
             step,
             status,
-            content_type: received.map(Received::content_type_or_none).unwrap_or_default(),
+            content_type: received
+                .map(Received::content_type_or_none)
+                .unwrap_or_default(),
             excerpt: excerpt(String::from_utf8_lossy(bytes).trim(), EXCERPT_CHARS),
         };
     }
-    decode::<T>(step, bytes).err().unwrap_or_else(|| Error::Decode {
-        step,
-        path: ".".to_owned(),
-        message: "the body did not decode".to_owned(),
-    })
+    decode::<T>(step, bytes)
+        .err()
+        .unwrap_or_else(|| Error::Decode {
+            step,
+            path: ".".to_owned(),
+            message: "the body did not decode".to_owned(),
+        })
 }
 
 /// Decodes `bytes` as `T`, naming the JSON path of the first value that
@@ -282,7 +292,10 @@ fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// When and how often failed requests are tried again.
@@ -399,7 +412,9 @@ impl Error {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RateLimited { retry_after, .. } | Error::Unavailable { retry_after, .. } => *retry_after,
+            Error::RateLimited { retry_after, .. } | Error::Unavailable { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }

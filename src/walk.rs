@@ -59,7 +59,11 @@ impl Page {
             .filter(|c| c.created.as_ref().is_some_and(|t| t.is_lenient()))
             .count();
         if lenient > 0 {
-            tracing::warn!(page = number, customers = lenient, "timestamps without an offset, read as UTC");
+            tracing::warn!(
+                page = number,
+                customers = lenient,
+                "timestamps without an offset, read as UTC"
+            );
         }
         Ok(Page {
             number,
@@ -160,12 +164,13 @@ impl<'a, S: PageSource> PageWalk<'a, S> {
     /// the data moves mid-walk the stream ends with [`Error::DataMoved`]:
     /// what it already yielded cannot be taken back.
     pub fn customers(&self) -> impl Stream<Item = Result<Customer, Error>> + Send + use<'a, S> {
-        self.pages().flat_map(|page| -> Pin<Box<dyn Stream<Item = _> + Send>> {
-            match page {
-                Ok(page) => Box::pin(stream::iter(page.customers.into_iter().map(Ok))),
-                Err(error) => Box::pin(stream::once(async { Err(error) })),
-            }
-        })
+        self.pages()
+            .flat_map(|page| -> Pin<Box<dyn Stream<Item = _> + Send>> {
+                match page {
+                    Ok(page) => Box::pin(stream::iter(page.customers.into_iter().map(Ok))),
+                    Err(error) => Box::pin(stream::once(async { Err(error) })),
+                }
+            })
     }
 
     /// Every customer, collected; when the data moved during the walk,
@@ -185,17 +190,22 @@ impl<'a, S: PageSource> PageWalk<'a, S> {
     /// # Errors
     ///
     /// As [`Self::collect`].
-    pub async fn collect_with(&self, mut on_page: impl FnMut(&Page)) -> Result<Vec<Customer>, Error> {
+    pub async fn collect_with(
+        &self,
+        mut on_page: impl FnMut(&Page),
+    ) -> Result<Vec<Customer>, Error> {
         match self.collect_once(&mut on_page).await {
             Err(Error::DataMoved { what, .. }) => {
                 tracing::warn!(%what, "the customer list changed during the walk; starting over from page 1");
-                self.collect_once(&mut on_page).await.map_err(|error| match error {
-                    Error::DataMoved { what, .. } => Error::DataMoved {
-                        what,
-                        restarted: true,
-                    },
-                    other => other,
-                })
+                self.collect_once(&mut on_page)
+                    .await
+                    .map_err(|error| match error {
+                        Error::DataMoved { what, .. } => Error::DataMoved {
+                            what,
+                            restarted: true,
+                        },
+                        other => other,
+                    })
             }
             other => other,
         }
@@ -305,13 +315,19 @@ impl Consistency {
         if u64::try_from(page.echoed_page).ok() != Some(page.number) {
             return Err(Error::ServerMisbehaved {
                 step,
-                what: format!("it answered currentPage {} when asked for page {}", page.echoed_page, page.number),
+                what: format!(
+                    "it answered currentPage {} when asked for page {}",
+                    page.echoed_page, page.number
+                ),
             });
         }
         if size > self.asked {
             return Err(Error::ServerMisbehaved {
                 step,
-                what: format!("it sent {size} customers when asked for at most {}", self.asked),
+                what: format!(
+                    "it sent {size} customers when asked for at most {}",
+                    self.asked
+                ),
             });
         }
 
@@ -321,7 +337,8 @@ impl Consistency {
                 // Room for every id up front: growing the set would hold the
                 // old and the new table at once. The count comes from the
                 // server, so only up to a bound.
-                self.seen.reserve(page.total_results.min(MAX_RESERVED_IDS) as usize);
+                self.seen
+                    .reserve(page.total_results.min(MAX_RESERVED_IDS) as usize);
                 *self.first.insert(FirstPage {
                     total_results: page.total_results,
                     total_pages: page.total_pages,
@@ -330,10 +347,19 @@ impl Consistency {
             }
         };
         if page.number == 1 && size < self.asked && page.total_pages > 1 {
-            tracing::warn!(asked = self.asked, got = size, "the server caps the page size; following the totalPages it reports");
+            tracing::warn!(
+                asked = self.asked,
+                got = size,
+                "the server caps the page size; following the totalPages it reports"
+            );
         }
 
-        let moved = |what: String| Err(Error::DataMoved { what, restarted: false });
+        let moved = |what: String| {
+            Err(Error::DataMoved {
+                what,
+                restarted: false,
+            })
+        };
         if page.total_results != first.total_results {
             return moved(format!(
                 "totalResults went from {} to {} on page {}",
@@ -369,7 +395,9 @@ impl Consistency {
         let found = self.seen.len() as u64;
         if found != expected {
             return Err(Error::DataMoved {
-                what: format!("the walk found {found} customers where the server reported totalResults {expected}"),
+                what: format!(
+                    "the walk found {found} customers where the server reported totalResults {expected}"
+                ),
                 restarted: false,
             });
         }

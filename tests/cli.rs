@@ -1369,8 +1369,16 @@ fn streamed_output_is_flagged_incomplete_when_the_data_moves() {
 
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 10);
-    assert!(out.stderr.contains("totalResults went from 23 to 24"), "{}", out.stderr);
-    assert!(out.stderr.contains("the output is incomplete"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("totalResults went from 23 to 24"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the output is incomplete"),
+        "{}",
+        out.stderr
+    );
     first.assert_calls(1);
     second.assert_calls(1);
 }

@@ -528,7 +528,10 @@ async fn invalid_json_names_the_page_and_path() {
     assert_eq!(*step, Step::Page(2));
     // The text broke inside `data`, before its next key.
     assert_eq!(path, "data");
-    assert!(message.starts_with("invalid JSON: EOF while parsing"), "{message}");
+    assert!(
+        message.starts_with("invalid JSON: EOF while parsing"),
+        "{message}"
+    );
     assert!(
         error
             .to_string()

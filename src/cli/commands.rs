@@ -11,8 +11,8 @@ use primo_connect::{BranchChoice, CustomerDirectory, Policy};
 
 use super::Failure;
 use super::args::{
-    CheckArgs, Cli, Command, CustomersCommand, Format, GlobalArgs, RecordArgs, SandboxArgs, Shell, TargetArgs,
-    TargetCommand,
+    CheckArgs, Cli, Command, CustomersCommand, Format, GlobalArgs, RecordArgs, SandboxArgs, Shell,
+    TargetArgs, TargetCommand,
 };
 use super::connect::{Connection, connect};
 use super::output::{self, StreamWriter};
@@ -33,17 +33,30 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Every customer, with a progress bar while pages load.
-async fn fetch_directory(global: &GlobalArgs, connection: &Connection) -> Result<CustomerDirectory, Failure> {
+async fn fetch_directory(
+    global: &GlobalArgs,
+    connection: &Connection,
+) -> Result<CustomerDirectory, Failure> {
     let mut progress = Progress::new(global);
-    let customers = connection.client.walk().collect_with(|page| progress.page(page)).await;
+    let customers = connection
+        .client
+        .walk()
+        .collect_with(|page| progress.page(page))
+        .await;
     progress.finish();
-    Ok(CustomerDirectory::new(connection.client.environment().clone(), customers?))
+    Ok(CustomerDirectory::new(
+        connection.client.environment().clone(),
+        customers?,
+    ))
 }
 
 async fn customers(global: &GlobalArgs, command: CustomersCommand) -> Result<(), Failure> {
     let connection = connect(global).await?;
     match command {
-        CustomersCommand::List { format, active_only } => {
+        CustomersCommand::List {
+            format,
+            active_only,
+        } => {
             let format = format.unwrap_or(if io::stdout().is_terminal() {
                 Format::Table
             } else {
@@ -55,9 +68,15 @@ async fn customers(global: &GlobalArgs, command: CustomersCommand) -> Result<(),
                     let directory = fetch_directory(global, &connection).await?;
                     print(&format!("{}\n", output::table(&directory, keep)))
                 }
-                Format::Json => stream(global, &connection, StreamWriter::json(stdout()), keep).await,
-                Format::Jsonl => stream(global, &connection, StreamWriter::jsonl(stdout()), keep).await,
-                Format::Csv => stream(global, &connection, StreamWriter::csv(stdout())?, keep).await,
+                Format::Json => {
+                    stream(global, &connection, StreamWriter::json(stdout()), keep).await
+                }
+                Format::Jsonl => {
+                    stream(global, &connection, StreamWriter::jsonl(stdout()), keep).await
+                }
+                Format::Csv => {
+                    stream(global, &connection, StreamWriter::csv(stdout())?, keep).await
+                }
             }
         }
         CustomersCommand::Find { text } => {
@@ -70,7 +89,10 @@ async fn customers(global: &GlobalArgs, command: CustomersCommand) -> Result<(),
                 }));
             }
             let codes: Vec<i64> = found.iter().map(|c| c.customer_id).collect();
-            print(&format!("{}\n", output::table(&directory, |c| codes.contains(&c.customer_id))))
+            print(&format!(
+                "{}\n",
+                output::table(&directory, |c| codes.contains(&c.customer_id))
+            ))
         }
         CustomersCommand::Show { customer } => {
             let directory = fetch_directory(global, &connection).await?;
@@ -133,7 +155,9 @@ fn quiet_on_closed_pipe(error: io::Error) -> Result<(), Failure> {
 
 fn print(text: &str) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).or_else(quiet_on_closed_pipe)
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .or_else(quiet_on_closed_pipe)
 }
 
 async fn target(global: &GlobalArgs, command: TargetCommand) -> Result<(), Failure> {
@@ -147,10 +171,16 @@ async fn target(global: &GlobalArgs, command: TargetCommand) -> Result<(), Failu
         lenient,
     } = args;
     let branch = match branch {
-        Some(text) => text.parse::<BranchChoice>().unwrap_or(BranchChoice::Name(text)),
+        Some(text) => text
+            .parse::<BranchChoice>()
+            .unwrap_or(BranchChoice::Name(text)),
         None => BranchChoice::Headquarter,
     };
-    let policy = if lenient { Policy::Lenient } else { Policy::Strict };
+    let policy = if lenient {
+        Policy::Lenient
+    } else {
+        Policy::Strict
+    };
 
     let connection = connect(global).await?;
     let directory = fetch_directory(global, &connection).await?;
@@ -162,20 +192,27 @@ async fn target(global: &GlobalArgs, command: TargetCommand) -> Result<(), Failu
     .map_err(|e| Failure::api(format!("cannot write the target: {e}")))?;
 
     if !global.quiet {
-        eprintln!("primo: identifiers from {}: valid there only", connection.label);
+        eprintln!(
+            "primo: identifiers from {}: valid there only",
+            connection.label
+        );
     }
     print(&format!("{json}\n"))
 }
 
 async fn sandbox(args: SandboxArgs) -> Result<(), Failure> {
     let organization = match (&args.data, args.synthetic) {
-        (Some(dir), _) => Organization::from_dir(dir).map_err(|e| Failure::config(e.to_string()))?,
+        (Some(dir), _) => {
+            Organization::from_dir(dir).map_err(|e| Failure::config(e.to_string()))?
+        }
         (None, Some(customers)) => Organization::synthetic(customers),
         (None, None) => Organization::builtin(),
     };
     let mut faults = FaultPlan::new();
     for rule in &args.fault {
-        let rule: FaultRule = rule.parse().map_err(|e: primo_connect::sandbox::SandboxError| Failure::usage(e.to_string()))?;
+        let rule: FaultRule = rule
+            .parse()
+            .map_err(|e: primo_connect::sandbox::SandboxError| Failure::usage(e.to_string()))?;
         faults = faults.rule(rule);
     }
     let customers = organization.len();
@@ -218,7 +255,8 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<(), Failure> {
     use primo_connect::contract::{SpecSchemas, run_check};
 
     let connection = connect(global).await?;
-    let schemas = SpecSchemas::embedded().map_err(|e| Failure::api(format!("cannot load the spec: {e}")))?;
+    let schemas =
+        SpecSchemas::embedded().map_err(|e| Failure::api(format!("cannot load the spec: {e}")))?;
     let report = run_check(&connection.client, &schemas, global.page_size).await?;
 
     if let Some(path) = &args.junit {
@@ -226,7 +264,8 @@ async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::api(format!("cannot write {}: {e}", path.display())))?;
     }
     if args.json {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::api(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::api(e.to_string()))?;
         print(&format!("{json}\n"))?;
     } else {
         print(&report.summary())?;

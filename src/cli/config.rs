@@ -61,7 +61,8 @@ pub fn config_path() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PRIMO_CONFIG") {
         return Some(PathBuf::from(path));
     }
-    directories::ProjectDirs::from("com", "PRIMO", "primo").map(|dirs| dirs.config_dir().join("config.toml"))
+    directories::ProjectDirs::from("com", "PRIMO", "primo")
+        .map(|dirs| dirs.config_dir().join("config.toml"))
 }
 
 /// Reads the config file; a missing file is an empty configuration unless
@@ -72,19 +73,30 @@ pub fn load() -> Result<(Option<PathBuf>, ConfigFile), Failure> {
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("PRIMO_CONFIG").is_none() => {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::env::var_os("PRIMO_CONFIG").is_none() =>
+        {
             return Ok((None, ConfigFile::default()));
         }
-        Err(e) => return Err(Failure::config(format!("cannot read config file {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Failure::config(format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            )));
+        }
     };
-    let config = parse(&text).map_err(|reason| Failure::config(format!("config file {}: {reason}", path.display())))?;
+    let config = parse(&text)
+        .map_err(|reason| Failure::config(format!("config file {}: {reason}", path.display())))?;
     Ok((Some(path), config))
 }
 
 fn parse(text: &str) -> Result<ConfigFile, String> {
     // A plaintext secret is refused by name, before the generic
     // unknown-field message would hide why.
-    let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_owned())?;
+    let raw: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_owned())?;
     if let Some(toml::Value::Table(profiles)) = raw.get("profiles") {
         for (name, profile) in profiles {
             for key in ["secret", "client_secret", "token", "password"] {
@@ -145,8 +157,12 @@ fn read_var(profile: &str, var: &str) -> Result<String, Failure> {
 
 /// Reads a secret from a file that only its owner may read.
 fn read_secret_file(profile: &str, path: &Path) -> Result<String, Failure> {
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| Failure::config(format!("profile {profile:?}: cannot read {}: {e}", path.display())))?;
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        Failure::config(format!(
+            "profile {profile:?}: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -162,11 +178,18 @@ fn read_secret_file(profile: &str, path: &Path) -> Result<String, Failure> {
     }
     #[cfg(not(unix))]
     let _ = metadata;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::config(format!("profile {profile:?}: cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::config(format!(
+            "profile {profile:?}: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
     let value = text.trim().to_owned();
     if value.is_empty() {
-        return Err(Failure::config(format!("profile {profile:?}: {} is empty", path.display())));
+        return Err(Failure::config(format!(
+            "profile {profile:?}: {} is empty",
+            path.display()
+        )));
     }
     Ok(value)
 }
@@ -177,7 +200,8 @@ mod tests {
 
     #[test]
     fn plaintext_secrets_are_refused_by_name() {
-        let error = parse("[profiles.dev]\nenv = \"development\"\nsecret = \"hunter2\"\n").unwrap_err();
+        let error =
+            parse("[profiles.dev]\nenv = \"development\"\nsecret = \"hunter2\"\n").unwrap_err();
         assert!(error.contains("plain text"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
     }
@@ -194,6 +218,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        assert!(parse("[profiles.dev]\nenvironment = \"development\"\n").unwrap_err().contains("environment"));
+        assert!(
+            parse("[profiles.dev]\nenvironment = \"development\"\n")
+                .unwrap_err()
+                .contains("environment")
+        );
     }
 }

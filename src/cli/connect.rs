@@ -32,17 +32,25 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
     let (config_path, config) = config::load()?;
 
     // A named profile, or the file's default one.
-    let profile_name = global.profile.clone().or_else(|| config.default_profile.clone());
+    let profile_name = global
+        .profile
+        .clone()
+        .or_else(|| config.default_profile.clone());
     let profile = match &profile_name {
         Some(name) => Some(config.profiles.get(name).ok_or_else(|| {
-            let file = config_path.as_ref().map_or("no config file".to_owned(), |p| p.display().to_string());
+            let file = config_path
+                .as_ref()
+                .map_or("no config file".to_owned(), |p| p.display().to_string());
             Failure::config(format!("unknown profile {name:?} (config: {file})"))
         })?),
         None => None,
     };
 
     let (destination, chosen_by) = if let Some(url) = &global.base_url {
-        (Some(Destination::Remote(Environment::custom(url)?)), "--base-url")
+        (
+            Some(Destination::Remote(Environment::custom(url)?)),
+            "--base-url",
+        )
     } else if let Some(env) = global.env {
         (Some(named(env)), "--env")
     } else if let Some(profile) = profile {
@@ -83,7 +91,9 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
              so that sandbox identifiers are never mistaken for real ones",
         )),
         None => start_sandbox(global, "no credentials set and no environment chosen").await,
-        Some(Destination::Sandbox) => start_sandbox(global, &format!("chosen by {chosen_by}")).await,
+        Some(Destination::Sandbox) => {
+            start_sandbox(global, &format!("chosen by {chosen_by}")).await
+        }
         Some(Destination::Remote(environment)) => {
             if global.sandbox_data.is_some() {
                 return Err(Failure::usage("--sandbox-data applies only to the sandbox"));
@@ -123,15 +133,21 @@ fn credentials_from_environment() -> Result<Option<Credentials>, Failure> {
     match (read("PRIMO_CLIENT_ID"), read("PRIMO_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => Ok(Some(Credentials::client(id, secret))),
         (None, None) => Ok(None),
-        (Some(_), None) => Err(Failure::config("PRIMO_CLIENT_ID is set but PRIMO_CLIENT_SECRET is not")),
-        (None, Some(_)) => Err(Failure::config("PRIMO_CLIENT_SECRET is set but PRIMO_CLIENT_ID is not")),
+        (Some(_), None) => Err(Failure::config(
+            "PRIMO_CLIENT_ID is set but PRIMO_CLIENT_SECRET is not",
+        )),
+        (None, Some(_)) => Err(Failure::config(
+            "PRIMO_CLIENT_SECRET is set but PRIMO_CLIENT_ID is not",
+        )),
     }
 }
 
 fn secret_values(credentials: &Credentials) -> Vec<String> {
     use secrecy::ExposeSecret;
     match credentials {
-        Credentials::Client { client_id, secret } => vec![client_id.clone(), secret.expose_secret().to_owned()],
+        Credentials::Client { client_id, secret } => {
+            vec![client_id.clone(), secret.expose_secret().to_owned()]
+        }
         Credentials::Token(token) => vec![token.expose_secret().to_owned()],
     }
 }
@@ -157,7 +173,11 @@ async fn start_sandbox(global: &GlobalArgs, reason: &str) -> Result<Connection, 
 
     // The real client over real HTTP, logging in as any client would.
     let environment = Environment::custom(&base_url)?;
-    let client = build(global, environment, Credentials::client("sandbox", "sandbox"))?;
+    let client = build(
+        global,
+        environment,
+        Credentials::client("sandbox", "sandbox"),
+    )?;
     Ok(Connection {
         client,
         label: format!("sandbox ({base_url})"),
@@ -166,7 +186,11 @@ async fn start_sandbox(global: &GlobalArgs, reason: &str) -> Result<Connection, 
     })
 }
 
-fn build(global: &GlobalArgs, environment: Environment, credentials: Credentials) -> Result<ConnectClient, Failure> {
+fn build(
+    global: &GlobalArgs,
+    environment: Environment,
+    credentials: Credentials,
+) -> Result<ConnectClient, Failure> {
     let retry = RetryPolicy::default().with_attempts(global.retries.get() as usize)?;
     let walk = WalkOptions {
         page_size: global.page_size,

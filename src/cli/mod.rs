@@ -101,9 +101,17 @@ pub fn main() -> ExitCode {
     let verbose = cli.global.verbose;
     init_logging(&cli.global);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(e) => return report(&Failure::api(format!("cannot start the async runtime: {e}")), verbose),
+        Err(e) => {
+            return report(
+                &Failure::api(format!("cannot start the async runtime: {e}")),
+                verbose,
+            );
+        }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -118,10 +118,21 @@ fn csv_rows(customer: &Customer) -> Vec<[String; 8]> {
 /// The customers of `directory` accepted by `keep`, as a table with each
 /// one's headquarter and rule problems.
 pub fn table(directory: &CustomerDirectory, keep: impl Fn(&Customer) -> bool) -> Table {
-    let mut table = new_table(["Code", "Name", "Number", "Active", "HQ customerBsn", "Branches", "Problems"]);
+    let mut table = new_table([
+        "Code",
+        "Name",
+        "Number",
+        "Active",
+        "HQ customerBsn",
+        "Branches",
+        "Problems",
+    ]);
     for (customer, problems) in directory.entries().filter(|(c, _)| keep(c)) {
         let branches = customer.bsns.as_deref().unwrap_or_default();
-        let headquarter = match (!problems.is_empty(), branches.iter().find(|b| b.is_headquarter)) {
+        let headquarter = match (
+            !problems.is_empty(),
+            branches.iter().find(|b| b.is_headquarter),
+        ) {
             (false, Some(hq)) => hq.customer_bsn.to_string(),
             _ => "-".to_owned(),
         };
@@ -147,8 +158,15 @@ pub fn show(directory: &CustomerDirectory, customer: &Customer) -> String {
         customer.customer_name,
         customer.customer_number,
         customer.customer_id,
-        if customer.is_active { "yes" } else { "NO: quotes and bookings are not allowed" },
-        customer.created.as_ref().map_or("-".to_owned(), ToString::to_string),
+        if customer.is_active {
+            "yes"
+        } else {
+            "NO: quotes and bookings are not allowed"
+        },
+        customer
+            .created
+            .as_ref()
+            .map_or("-".to_owned(), ToString::to_string),
         render_problems(problems),
     );
     let mut branches = new_table(["customerBsn", "Branch", "Headquarter"]);
@@ -177,5 +195,9 @@ fn render_problems(problems: &[RuleProblem]) -> String {
     if problems.is_empty() {
         return "-".to_owned();
     }
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

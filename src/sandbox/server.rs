@@ -111,7 +111,9 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return match allowed_method(request.uri().path()) {
             Some(allowed) => {
                 let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
-                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed));
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allowed));
                 response
             }
             None => empty(StatusCode::NOT_FOUND),
