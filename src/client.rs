@@ -378,13 +378,13 @@ impl PageSource for ConnectClient {
     /// than on the thread that consumes the walk.
     async fn fetch_page(&self, number: u64, per_page: NonZeroU32) -> Result<Page, Error> {
         let client = self.clone();
-        let task = AbortOnDrop(tokio::spawn(async move {
+        let mut task = AbortOnDrop(tokio::spawn(async move {
             client.page_exchange(number, per_page).await.0
         }));
-        let mut task = task;
         match (&mut task.0).await {
             Ok(result) => result,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Cancelled from outside: the runtime is shutting down.
             Err(_) => Err(Error::Transport {
                 step: Step::Page(number),
                 kind: crate::TransportKind::Other,

@@ -297,21 +297,39 @@ async fn bad_query_values() {
     assert_eq!(envelope["errors"][0]["field"], "resultsPerPage");
 }
 
-// Unknown paths and methods get 404 with an empty body.
+// An unknown path gets 404; a known path asked with another method gets
+// 405 naming the method it takes; both with an empty body.
 #[tokio::test]
 async fn unknown_routes() {
     let sandbox = start_default().await;
     let client = reqwest::Client::new();
     let base = sandbox.base_url();
-    for request in [
-        client.get(format!("{base}/v1/orders")).bearer_auth(TOKEN),
-        client
-            .post(format!("{base}/v1/customers"))
-            .bearer_auth(TOKEN),
-        client.get(format!("{base}/v1/auth/login")),
+    for (request, status, allow) in [
+        (
+            client.get(format!("{base}/v1/orders")).bearer_auth(TOKEN),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            client
+                .post(format!("{base}/v1/customers"))
+                .bearer_auth(TOKEN),
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("GET"),
+        ),
+        (
+            client.get(format!("{base}/v1/auth/login")),
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("POST"),
+        ),
     ] {
         let response = request.send().await.expect("sent");
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.status(), status);
+        let allowed = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().expect("ASCII").to_owned());
+        assert_eq!(allowed.as_deref(), allow);
         assert_eq!(response.bytes().await.expect("body").len(), 0);
     }
     assert_eq!(
