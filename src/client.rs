@@ -387,6 +387,7 @@ impl PageSource for ConnectClient {
             // Cancelled from outside: the runtime is shutting down.
             Err(_) => Err(Error::Transport {
                 step: Step::Page(number),
+                url: self.environment().base_url().to_string(),
                 kind: crate::TransportKind::Other,
                 attempts: 0,
                 source: None,

@@ -54,10 +54,12 @@ pub enum Error {
 
     /// The request could not be sent or its answer not read: connection
     /// refused, timeout, body cut short.
-    #[error("{step}: {kind} after {attempts} attempt(s)")]
+    #[error("{step}: {kind} after {attempts} attempt(s) ({url})")]
     Transport {
         /// Where it happened.
         step: Step,
+        /// Where the request went, without its query.
+        url: String,
         /// What happened, e.g. `timed out` or `connection failed`.
         kind: TransportKind,
         /// Requests tried.
@@ -210,11 +212,11 @@ pub enum Error {
     },
 
     /// The customer has no branch matching.
-    #[error("customer {customer} has no branch matching {query:?}")]
+    #[error("customer {customer} has no branch matching {query}")]
     BranchNotFound {
         /// The customer, as `code "name"`.
         customer: String,
-        /// What was asked for.
+        /// What was asked for: `"name"`, `customerBsn N`.
         query: String,
     },
 

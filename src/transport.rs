@@ -181,12 +181,16 @@ fn transport_error(step: Step, source: reqwest::Error) -> Error {
     } else {
         TransportKind::Other
     };
+    let mut url = source.url().cloned();
+    if let Some(url) = url.as_mut() {
+        url.set_query(None);
+    }
     Error::Transport {
         step,
+        url: url.map_or_else(|| "unknown URL".to_owned(), String::from),
         kind,
         attempts: 1,
-        // Drop the URL: it is not secret, but a user's error line does not
-        // need it twice, and the step already says where.
+        // The URL is in the message already.
         source: Some(source.without_url()),
     }
 }
@@ -410,6 +414,17 @@ impl Error {
         }
     }
 
+    /// Why a request is tried again, in a few words: the status or the
+    /// kind of transport failure, not the whole error with its body.
+    fn retry_reason(&self) -> String {
+        match self {
+            Error::Transport { kind, .. } => kind.to_string(),
+            other => other
+                .status()
+                .map_or_else(|| "a transient error".to_owned(), |s| format!("status {s}")),
+        }
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::RateLimited { retry_after, .. } | Error::Unavailable { retry_after, .. } => {
@@ -464,7 +479,7 @@ where
         }
     })
     .notify(|error, wait| {
-        tracing::warn!(%step, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+        tracing::warn!(%step, wait_ms = wait.as_millis() as u64, reason = %error.retry_reason(), "retrying");
     })
     .await;
 

@@ -1382,3 +1382,77 @@ fn streamed_output_is_flagged_incomplete_when_the_data_moves() {
     first.assert_calls(1);
     second.assert_calls(1);
 }
+
+// Counts and seconds below 1 are usage errors that say what is allowed,
+// negative ones included.
+#[test]
+fn counts_and_seconds_must_be_at_least_one() {
+    let scratch = Scratch::new();
+    for args in [
+        ["--timeout", "0"],
+        ["--connect-timeout", "0"],
+        ["--deadline", "0"],
+        ["--page-size", "-5"],
+        ["--retries", "0"],
+    ] {
+        let out = scratch.run(&[args[0], args[1], "customers", "list"]);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("{} is not allowed: it must be 1 or more", args[1])),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+// An empty PRIMO_ENV or PRIMO_PROFILE, as an unset CI variable often is,
+// counts as unset: the sandbox default still applies.
+#[test]
+fn empty_environment_variables_count_as_unset() {
+    let out = Scratch::new().run_with(
+        &[("PRIMO_ENV", ""), ("PRIMO_PROFILE", " ")],
+        &["target", "quote", "C00001"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "{\"customerBsn\":1237101834}\n");
+    assert!(out.stderr.starts_with(SANDBOX_NOTICE), "{}", out.stderr);
+}
+
+// A profile that names both env and base_url is a configuration error
+// naming the profile.
+#[test]
+fn a_profile_with_both_env_and_base_url_is_refused() {
+    let scratch = Scratch::with_config(
+        "[profiles.both]\nenv = \"production\"\nbase_url = \"http://127.0.0.1:9\"\ntoken_env = \"T\"\n",
+    );
+    let out = scratch.run(&["--profile", "both", "customers", "list"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("profile \"both\"") && out.stderr.contains("both env and base_url"),
+        "{}",
+        out.stderr
+    );
+}
+
+// A connection that cannot be made names where it was going.
+#[test]
+fn a_connection_failure_names_the_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = Scratch::new().run_with(
+        &[("PRIMO_TOKEN", "t")],
+        &["--base-url", &url, "--retries", "1", "customers", "list"],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "page 1: connection failed after 1 attempt(s) ({url}/v1/customers)"
+        )),
+        "{}",
+        out.stderr
+    );
+}

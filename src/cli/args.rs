@@ -48,8 +48,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Environment to talk to.
-    #[arg(long, global = true, env = "PRIMO_ENV", value_enum)]
+    /// Environment to talk to [env: PRIMO_ENV].
+    #[arg(long, global = true, value_enum)]
     pub env: Option<EnvName>,
 
     /// Base URL of any server that speaks the API; overrides --env.
@@ -57,8 +57,8 @@ pub struct GlobalArgs {
     pub base_url: Option<String>,
 
     /// Profile from the config file ($PRIMO_CONFIG, else the platform's
-    /// config directory).
-    #[arg(long, global = true, env = "PRIMO_PROFILE", value_name = "NAME")]
+    /// config directory) [env: PRIMO_PROFILE].
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Serve this data folder from the in-process sandbox instead of the
@@ -67,29 +67,29 @@ pub struct GlobalArgs {
     pub sandbox_data: Option<PathBuf>,
 
     /// Customers asked for per page.
-    #[arg(long, global = true, default_value = "100", value_name = "N")]
+    #[arg(long, global = true, default_value = "100", value_name = "N", value_parser = at_least_one, allow_negative_numbers = true)]
     pub page_size: NonZeroU32,
 
     /// Pages fetched at once after the first (1 = one at a time).
-    #[arg(long, global = true, default_value = "8", value_name = "N")]
+    #[arg(long, global = true, default_value = "8", value_name = "N", value_parser = at_least_one, allow_negative_numbers = true)]
     pub concurrency: NonZeroU32,
 
     /// Attempts per request, the first included, on connection errors,
     /// timeouts, 408, 429 and 5xx.
-    #[arg(long, global = true, default_value = "4", value_name = "N")]
+    #[arg(long, global = true, default_value = "4", value_name = "N", value_parser = at_least_one, allow_negative_numbers = true)]
     pub retries: NonZeroU32,
 
     /// Seconds allowed to open a connection.
-    #[arg(long, global = true, default_value = "10", value_name = "SECS")]
-    pub connect_timeout: u64,
+    #[arg(long, global = true, default_value = "10", value_name = "SECS", value_parser = at_least_one, allow_negative_numbers = true)]
+    pub connect_timeout: NonZeroU32,
 
     /// Seconds allowed for one request, body included.
-    #[arg(long, global = true, default_value = "30", value_name = "SECS")]
-    pub timeout: u64,
+    #[arg(long, global = true, default_value = "30", value_name = "SECS", value_parser = at_least_one, allow_negative_numbers = true)]
+    pub timeout: NonZeroU32,
 
     /// Seconds allowed for the whole walk over all pages (default: none).
-    #[arg(long, global = true, value_name = "SECS")]
-    pub deadline: Option<u64>,
+    #[arg(long, global = true, value_name = "SECS", value_parser = at_least_one, allow_negative_numbers = true)]
+    pub deadline: Option<NonZeroU32>,
 
     /// Progress bar on stderr while pages load.
     #[arg(long, global = true, value_enum, default_value = "auto")]
@@ -103,6 +103,18 @@ pub struct GlobalArgs {
     /// No progress and no notices on stderr; errors still print.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+/// Reads a count or a number of seconds that must be 1 or more.
+fn at_least_one(text: &str) -> Result<NonZeroU32, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => u32::try_from(n)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| format!("{n} is too large (at most {})", u32::MAX)),
+        Ok(n) => Err(format!("{n} is not allowed: it must be 1 or more")),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }
 
 /// The environments `--env` names.
@@ -230,6 +242,22 @@ pub struct TargetArgs {
     pub lenient: bool,
 }
 
+const FAULT_HELP: &str = "\
+A scripted fault, consumed one step per matching request, after which the
+sandbox answers normally again; may be repeated.
+
+  rule   = route [\"@\" page] \"=\" step {\",\" step}
+  route  = customers | login         (page: customers only; default any page)
+  step   = ok                        answer normally
+         | STATUS                    e.g. 503: that status, empty body
+         | html STATUS               e.g. html502: an HTML error page
+         | STATUS+retry-after=VALUE  e.g. 429+retry-after=1 (seconds or an HTTP date)
+         | delay:DURATION            e.g. delay:300ms, then answer normally
+         | truncated                 a body cut short of its Content-Length
+         | gzip                      a gzip-encoded body
+
+Examples: customers@2=503,503   customers=429+retry-after=1,ok   login=401";
+
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
     /// Loopback port (0 picks a free one).
@@ -254,7 +282,7 @@ pub struct SandboxArgs {
 
     /// A scripted fault, e.g. `customers@2=503,503` or
     /// `customers=429+retry-after=1,ok`; may be repeated.
-    #[arg(long, value_name = "RULE")]
+    #[arg(long, value_name = "RULE", long_help = FAULT_HELP)]
     pub fault: Vec<String>,
 }
 

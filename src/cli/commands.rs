@@ -202,9 +202,7 @@ async fn target(global: &GlobalArgs, command: TargetCommand) -> Result<(), Failu
 
 async fn sandbox(args: SandboxArgs) -> Result<(), Failure> {
     let organization = match (&args.data, args.synthetic) {
-        (Some(dir), _) => {
-            Organization::from_dir(dir).map_err(|e| Failure::config(e.to_string()))?
-        }
+        (Some(dir), _) => Organization::from_dir(dir).map_err(|e| Failure::chain(2, &e))?,
         (None, Some(customers)) => Organization::synthetic(customers),
         (None, None) => Organization::builtin(),
     };
@@ -224,7 +222,7 @@ async fn sandbox(args: SandboxArgs) -> Result<(), Failure> {
         port: args.port,
     })
     .await
-    .map_err(|e| Failure::api(e.to_string()))?;
+    .map_err(|e| Failure::chain(1, &e))?;
 
     // A reader that went away must not take the server down with it.
     let url = server.base_url();
@@ -292,7 +290,7 @@ async fn record(global: &GlobalArgs, args: RecordArgs) -> Result<(), Failure> {
         .map_err(|e| match e {
             RecordError::Fetch(error) => Failure::from(error),
             RecordError::OutputNotEmpty { .. } => Failure::usage(e.to_string()),
-            other => Failure::api(other.to_string()),
+            other => Failure::chain(1, &other),
         })?;
     if !global.quiet {
         eprintln!(

@@ -94,9 +94,16 @@ pub fn load() -> Result<(Option<PathBuf>, ConfigFile), Failure> {
 fn parse(text: &str) -> Result<ConfigFile, String> {
     // A plaintext secret is refused by name, before the generic
     // unknown-field message would hide why.
-    let raw: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| e.message().to_owned())?;
+    // The file's own lines are never quoted: one of them may hold a secret.
+    let at_line = |e: toml::de::Error| match e.span() {
+        Some(span) => format!(
+            "line {}: {}",
+            text[..span.start].lines().count().max(1),
+            e.message()
+        ),
+        None => e.message().to_owned(),
+    };
+    let raw: toml::Table = text.parse().map_err(at_line)?;
     if let Some(toml::Value::Table(profiles)) = raw.get("profiles") {
         for (name, profile) in profiles {
             for key in ["secret", "client_secret", "token", "password"] {
@@ -109,7 +116,7 @@ fn parse(text: &str) -> Result<ConfigFile, String> {
             }
         }
     }
-    toml::from_str(text).map_err(|e| e.message().to_owned())
+    toml::from_str(text).map_err(at_line)
 }
 
 impl Profile {

@@ -6,6 +6,8 @@ use std::time::Duration;
 use primo_connect::sandbox::{Organization, Sandbox, SandboxConfig};
 use primo_connect::{ConnectClient, Credentials, Environment, RetryPolicy, WalkOptions};
 
+use clap::ValueEnum;
+
 use super::args::{EnvName, GlobalArgs};
 use super::{Failure, config};
 
@@ -31,9 +33,9 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
     let from_env = credentials_from_environment()?;
     let (config_path, config) = config::load()?;
 
-    // A named profile, or the file's default one.
-    let profile_name = global
-        .profile
+    // A named profile (flag, then PRIMO_PROFILE), or the file's default one.
+    let named_profile = global.profile.clone().or_else(|| variable("PRIMO_PROFILE"));
+    let profile_name = named_profile
         .clone()
         .or_else(|| config.default_profile.clone());
     let profile = match &profile_name {
@@ -46,26 +48,45 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
         None => None,
     };
 
+    let env = match (global.env, variable("PRIMO_ENV")) {
+        (Some(env), _) => Some(env),
+        (None, Some(text)) => Some(EnvName::from_str(&text, true).map_err(|_| {
+            Failure::usage(format!(
+                "invalid PRIMO_ENV {text:?}: expected development, production or sandbox"
+            ))
+        })?),
+        (None, None) => None,
+    };
+
     let (destination, chosen_by) = if let Some(url) = &global.base_url {
-        (
-            Some(Destination::Remote(Environment::custom(url)?)),
-            "--base-url",
-        )
-    } else if let Some(env) = global.env {
+        let environment = Environment::custom(url)?;
+        (Some(Destination::Remote(environment)), "--base-url")
+    } else if let Some(env) = env {
         (Some(named(env)), "--env")
     } else if let Some(profile) = profile {
+        let name = profile_name.as_deref().unwrap_or_default();
+        let file = config_path
+            .as_ref()
+            .map_or(String::new(), |p| p.display().to_string());
+        let wrong = |what: String| Failure::config(format!("profile {name:?} in {file}: {what}"));
         let destination = match (&profile.base_url, &profile.env) {
-            (Some(url), _) => Destination::Remote(Environment::custom(url)?),
+            (Some(_), Some(_)) => {
+                return Err(wrong("names both env and base_url; keep one".to_owned()));
+            }
+            (Some(url), None) => {
+                Destination::Remote(Environment::custom(url).map_err(|e| wrong(e.to_string()))?)
+            }
             (None, Some(env)) => match env.to_ascii_lowercase().as_str() {
                 "sandbox" => Destination::Sandbox,
-                _ => Destination::Remote(env.parse()?),
+                "development" | "dev" => Destination::Remote(Environment::Development),
+                "production" | "prod" => Destination::Remote(Environment::Production),
+                _ => {
+                    return Err(wrong(format!(
+                        "env {env:?} is not development, production or sandbox"
+                    )));
+                }
             },
-            (None, None) => {
-                return Err(Failure::config(format!(
-                    "profile {:?} names neither env nor base_url",
-                    profile_name.unwrap_or_default()
-                )));
-            }
+            (None, None) => return Err(wrong("names neither env nor base_url".to_owned())),
         };
         (Some(destination), "the profile")
     } else {
@@ -75,7 +96,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
     // The sandbox needs no credentials, and a profile's credentials go only
     // where that profile points, or where the user named it explicitly:
     // never to an environment a default profile was not written for.
-    let profile_applies = global.profile.is_some() || chosen_by == "the profile";
+    let profile_applies = named_profile.is_some() || chosen_by == "the profile";
     let credentials = match (&destination, from_env, profile) {
         (Some(Destination::Sandbox), _, _) => None,
         (_, Some(credentials), _) => Some(credentials),
@@ -88,7 +109,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
     match destination {
         None if credentials.is_some() => Err(Failure::usage(
             "credentials are set but no environment is chosen: pass --env development|production (or --base-url), \
-             so that sandbox identifiers are never mistaken for real ones",
+             or --env sandbox to ignore them, so that sandbox identifiers are never mistaken for real ones",
         )),
         None => start_sandbox(global, "no credentials set and no environment chosen").await,
         Some(Destination::Sandbox) => {
@@ -96,7 +117,9 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
         }
         Some(Destination::Remote(environment)) => {
             if global.sandbox_data.is_some() {
-                return Err(Failure::usage("--sandbox-data applies only to the sandbox"));
+                return Err(Failure::usage(format!(
+                    "--sandbox-data applies only to the sandbox, but {chosen_by} chose {environment}: add --env sandbox"
+                )));
             }
             let Some(credentials) = credentials else {
                 return Err(Failure::config(format!(
@@ -116,6 +139,14 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
     }
 }
 
+/// An environment variable, unless unset or empty (as an unset CI variable
+/// often is).
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
 fn named(env: EnvName) -> Destination {
     match env {
         EnvName::Development => Destination::Remote(Environment::Development),
@@ -126,11 +157,10 @@ fn named(env: EnvName) -> Destination {
 
 /// `PRIMO_TOKEN`, or `PRIMO_CLIENT_ID` with `PRIMO_CLIENT_SECRET`.
 fn credentials_from_environment() -> Result<Option<Credentials>, Failure> {
-    let read = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(token) = read("PRIMO_TOKEN") {
+    if let Some(token) = variable("PRIMO_TOKEN") {
         return Ok(Some(Credentials::token(token)));
     }
-    match (read("PRIMO_CLIENT_ID"), read("PRIMO_CLIENT_SECRET")) {
+    match (variable("PRIMO_CLIENT_ID"), variable("PRIMO_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => Ok(Some(Credentials::client(id, secret))),
         (None, None) => Ok(None),
         (Some(_), None) => Err(Failure::config(
@@ -154,7 +184,7 @@ fn secret_values(credentials: &Credentials) -> Vec<String> {
 
 async fn start_sandbox(global: &GlobalArgs, reason: &str) -> Result<Connection, Failure> {
     let organization = match &global.sandbox_data {
-        Some(dir) => Organization::from_dir(dir).map_err(|e| Failure::config(e.to_string()))?,
+        Some(dir) => Organization::from_dir(dir).map_err(|e| Failure::chain(2, &e))?,
         None => Organization::builtin(),
     };
     let sandbox = Sandbox::start(SandboxConfig {
@@ -162,7 +192,7 @@ async fn start_sandbox(global: &GlobalArgs, reason: &str) -> Result<Connection, 
         ..SandboxConfig::default()
     })
     .await
-    .map_err(|e| Failure::api(e.to_string()))?;
+    .map_err(|e| Failure::chain(1, &e))?;
     let base_url = sandbox.base_url();
     if !global.quiet {
         eprintln!(
@@ -195,12 +225,14 @@ fn build(
     let walk = WalkOptions {
         page_size: global.page_size,
         concurrency: global.concurrency,
-        deadline: global.deadline.map(Duration::from_secs),
+        deadline: global
+            .deadline
+            .map(|secs| Duration::from_secs(secs.get().into())),
     };
     Ok(ConnectClient::builder(environment, credentials)
         .retry(retry)
         .walk_options(walk)
-        .connect_timeout(Duration::from_secs(global.connect_timeout))
-        .request_timeout(Duration::from_secs(global.timeout))
+        .connect_timeout(Duration::from_secs(global.connect_timeout.get().into()))
+        .request_timeout(Duration::from_secs(global.timeout.get().into()))
         .build()?)
 }

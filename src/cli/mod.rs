@@ -48,6 +48,24 @@ impl Failure {
         }
     }
 
+    /// `error` with its causes on one line (`could not list /x: No such
+    /// file or directory`), for errors whose causes are short and say what
+    /// to fix, with the exit code `code`.
+    pub fn chain(code: u8, error: &dyn std::error::Error) -> Self {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Failure {
+            code,
+            message,
+            causes: Vec::new(),
+        }
+    }
+
     /// Contract findings of error level: exit 5.
     pub fn findings(message: impl Into<String>) -> Self {
         Failure {

@@ -6,7 +6,7 @@
 //! more. A file in which the scan still finds an e-mail address, a bearer
 //! token or a configured secret is deleted, and the recording fails.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
@@ -138,6 +138,10 @@ pub struct Redactor {
     redact_names: bool,
     secrets: Vec<String>,
     users: HashMap<String, String>,
+    /// Placeholder-domain addresses the data already holds: they are kept,
+    /// so no placeholder may take their name and merge two people.
+    kept_users: HashSet<String>,
+    next_user: usize,
     customers: HashMap<String, String>,
     branches: HashMap<String, String>,
 }
@@ -165,9 +169,40 @@ impl Redactor {
                 .cloned()
                 .collect(),
             users: HashMap::new(),
+            kept_users: HashSet::new(),
+            next_user: 1,
             customers: HashMap::new(),
             branches: HashMap::new(),
         }
+    }
+
+    /// Notes the placeholder-domain addresses in `value`, which are kept as
+    /// they are, so that no placeholder handed out later repeats one.
+    pub fn reserve_kept_addresses(&mut self, value: &Value) {
+        let mut strings = Vec::new();
+        collect_strings(value, &mut strings);
+        for email in strings.into_iter().flat_map(emails) {
+            if is_placeholder_address(&email) {
+                self.kept_users.insert(email.to_ascii_lowercase());
+            }
+        }
+    }
+
+    /// The placeholder address for `key`, skipping addresses the data
+    /// already holds.
+    fn user(&mut self, key: &str) -> String {
+        if let Some(existing) = self.users.get(key) {
+            return existing.clone();
+        }
+        let made = loop {
+            let candidate = user_address(self.next_user);
+            self.next_user += 1;
+            if !self.kept_users.contains(&candidate) {
+                break candidate;
+            }
+        };
+        self.users.insert(key.to_owned(), made.clone());
+        made
     }
 
     fn value(&mut self, key: Option<&str>, value: &mut Value) {
@@ -206,7 +241,7 @@ impl Redactor {
                     [only] if only.as_str() == text.trim() => only.to_ascii_lowercase(),
                     _ => text.to_owned(),
                 };
-                Some(placeholder(&mut self.users, &key, user_address))
+                Some(self.user(&key))
             }
             _ => self.replace_emails(text),
         };
@@ -230,8 +265,7 @@ impl Redactor {
         let mut out = text.to_owned();
         for email in found {
             if !is_placeholder_address(&email) {
-                let address =
-                    placeholder(&mut self.users, &email.to_ascii_lowercase(), user_address);
+                let address = self.user(&email.to_ascii_lowercase());
                 out = out.replace(&email, &address);
             }
         }
@@ -383,6 +417,9 @@ pub async fn record(
 
     // Redact everything, in server order, before anything is written.
     let mut redactor = Redactor::new(&options);
+    for page in &pages {
+        redactor.reserve_kept_addresses(page);
+    }
     for page in &mut pages {
         redact_page(page, &mut redactor);
     }
@@ -544,6 +581,38 @@ mod tests {
         let mut redactor = Redactor::new(options);
         redact_page(&mut page, &mut redactor);
         page
+    }
+
+    // A real address never takes the name of a placeholder address the data
+    // already holds, which would merge two people into one.
+    #[test]
+    fn placeholders_skip_addresses_already_kept() {
+        let page = json!({"data": {"results": [
+            {"createdBy": "Bob.Smith@Real.org"},
+            {"createdBy": "user-1@example.com"},
+            {"createdBy": "ann@corp.test"},
+            {"createdBy": "user-3@example.com"},
+        ]}});
+        let mut redactor = Redactor::new(&RecordOptions::default());
+        redactor.reserve_kept_addresses(&page);
+        let mut page = page;
+        redact_page(&mut page, &mut redactor);
+
+        let created: Vec<&str> = page["data"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["createdBy"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            created,
+            [
+                "user-2@example.com",
+                "user-1@example.com",
+                "user-4@example.com",
+                "user-3@example.com"
+            ]
+        );
     }
 
     #[test]
