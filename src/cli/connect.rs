@@ -65,29 +65,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
         (Some(named(env)), "--env")
     } else if let Some(profile) = profile {
         let name = profile_name.as_deref().unwrap_or_default();
-        let file = config_path
-            .as_ref()
-            .map_or(String::new(), |p| p.display().to_string());
-        let wrong = |what: String| Failure::config(format!("profile {name:?} in {file}: {what}"));
-        let destination = match (&profile.base_url, &profile.env) {
-            (Some(_), Some(_)) => {
-                return Err(wrong("names both env and base_url; keep one".to_owned()));
-            }
-            (Some(url), None) => {
-                Destination::Remote(Environment::custom(url).map_err(|e| wrong(e.to_string()))?)
-            }
-            (None, Some(env)) => match env.to_ascii_lowercase().as_str() {
-                "sandbox" => Destination::Sandbox,
-                "development" | "dev" => Destination::Remote(Environment::Development),
-                "production" | "prod" => Destination::Remote(Environment::Production),
-                _ => {
-                    return Err(wrong(format!(
-                        "env {env:?} is not development, production or sandbox"
-                    )));
-                }
-            },
-            (None, None) => return Err(wrong("names neither env nor base_url".to_owned())),
-        };
+        let destination = profile_destination(name, config_path.as_deref(), profile)?;
         (Some(destination), "the profile")
     } else {
         (None, "")
@@ -136,6 +114,31 @@ pub async fn connect(global: &GlobalArgs) -> Result<Connection, Failure> {
                 secrets,
             })
         }
+    }
+}
+
+/// Where a profile points: its `env` or its `base_url`, exactly one of them.
+fn profile_destination(
+    name: &str,
+    config_path: Option<&std::path::Path>,
+    profile: &config::Profile,
+) -> Result<Destination, Failure> {
+    let file = config_path.map_or(String::new(), |p| p.display().to_string());
+    let wrong = |what: String| Failure::config(format!("profile {name:?} in {file}: {what}"));
+    match (&profile.base_url, &profile.env) {
+        (Some(_), Some(_)) => Err(wrong("names both env and base_url; keep one".to_owned())),
+        (Some(url), None) => Ok(Destination::Remote(
+            Environment::custom(url).map_err(|e| wrong(e.to_string()))?,
+        )),
+        (None, Some(env)) => match env.to_ascii_lowercase().as_str() {
+            "sandbox" => Ok(Destination::Sandbox),
+            "development" | "dev" => Ok(Destination::Remote(Environment::Development)),
+            "production" | "prod" => Ok(Destination::Remote(Environment::Production)),
+            _ => Err(wrong(format!(
+                "env {env:?} is not development, production or sandbox"
+            ))),
+        },
+        (None, None) => Err(wrong("names neither env nor base_url".to_owned())),
     }
 }
 
