@@ -139,98 +139,68 @@ fn counts(customers: u64, login: u64) -> RequestCounts {
 const LIST: &[&str] = &["customers", "list", "--format", "json"];
 const BOOKING: &[&str] = &["target", "booking", "C00001"];
 
-// `customers list --format json` with client credentials: 23 customers, the
-// login and the page logged, no secret printed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_with_client_credentials_leaks_nothing() {
-    let sandbox = sandbox(FaultPlan::new()).await;
-
-    let run = run(&sandbox, Auth::Client, LIST).await;
-
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let customers: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
-    assert_eq!(customers.as_array().map(Vec::len), Some(23));
-    assert_eq!(
-        request_lines(&run, "/v1/auth/login", 200).len(),
-        1,
-        "{}",
-        run.stderr
-    );
-    assert_eq!(
-        request_lines(&run, "/v1/customers", 200).len(),
-        1,
-        "{}",
-        run.stderr
-    );
-    assert_no_secrets(&run);
-    assert_eq!(sandbox.requests(), counts(1, 1));
+/// The logins a successful run makes with `auth`: one for client
+/// credentials, none for a ready token.
+fn logins(auth: Auth) -> u64 {
+    match auth {
+        Auth::Client => 1,
+        Auth::Token(_) => 0,
+    }
 }
 
-// `target booking C00001` with client credentials prints the identifiers
-// and no secret.
+// `customers list --format json`, with client credentials and with a ready
+// token: 23 customers, each request logged, no secret printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn booking_target_with_client_credentials_leaks_nothing() {
-    let sandbox = sandbox(FaultPlan::new()).await;
+async fn listing_leaks_nothing() {
+    for auth in [Auth::Client, Auth::Token(TOKEN)] {
+        let sandbox = sandbox(FaultPlan::new()).await;
 
-    let run = run(&sandbox, Auth::Client, BOOKING).await;
+        let run = run(&sandbox, auth, LIST).await;
 
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(
-        run.stdout.trim(),
-        r#"{"customerNumber":1235102432,"customerBsn":1237101834}"#
-    );
-    assert_eq!(
-        request_lines(&run, "/v1/customers", 200).len(),
-        1,
-        "{}",
-        run.stderr
-    );
-    assert_no_secrets(&run);
-    assert_eq!(sandbox.requests(), counts(1, 1));
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let customers: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+        assert_eq!(customers.as_array().map(Vec::len), Some(23));
+        assert_requests_logged(&run, auth);
+        assert_no_secrets(&run);
+        assert_eq!(sandbox.requests(), counts(1, logins(auth)));
+    }
 }
 
-// `customers list --format json` with a ready token: no login, no token
-// printed.
+// `target booking C00001`, with client credentials and with a ready token,
+// prints the identifiers and no secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_with_a_token_leaks_nothing() {
-    let sandbox = sandbox(FaultPlan::new()).await;
+async fn booking_target_leaks_nothing() {
+    for auth in [Auth::Client, Auth::Token(TOKEN)] {
+        let sandbox = sandbox(FaultPlan::new()).await;
 
-    let run = run(&sandbox, Auth::Token(TOKEN), LIST).await;
+        let run = run(&sandbox, auth, BOOKING).await;
 
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let customers: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
-    assert_eq!(customers.as_array().map(Vec::len), Some(23));
-    assert_eq!(
-        request_lines(&run, "/v1/customers", 200).len(),
-        1,
-        "{}",
-        run.stderr
-    );
-    assert_no_secrets(&run);
-    assert_eq!(sandbox.requests(), counts(1, 0));
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(
+            run.stdout.trim(),
+            r#"{"customerNumber":1235102432,"customerBsn":1237101834}"#
+        );
+        assert_requests_logged(&run, auth);
+        assert_no_secrets(&run);
+        assert_eq!(sandbox.requests(), counts(1, logins(auth)));
+    }
 }
 
-// `target booking C00001` with a ready token prints the identifiers and no
-// token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn booking_target_with_a_token_leaks_nothing() {
-    let sandbox = sandbox(FaultPlan::new()).await;
-
-    let run = run(&sandbox, Auth::Token(TOKEN), BOOKING).await;
-
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+/// Checks that `-vv` logged the page request, and the login when there
+/// was one: proof that logging was on while nothing leaked.
+fn assert_requests_logged(run: &Run, auth: Auth) {
     assert_eq!(
-        run.stdout.trim(),
-        r#"{"customerNumber":1235102432,"customerBsn":1237101834}"#
+        request_lines(run, "/v1/auth/login", 200).len() as u64,
+        logins(auth),
+        "{}",
+        run.stderr
     );
     assert_eq!(
-        request_lines(&run, "/v1/customers", 200).len(),
+        request_lines(run, "/v1/customers", 200).len(),
         1,
         "{}",
         run.stderr
     );
-    assert_no_secrets(&run);
-    assert_eq!(sandbox.requests(), counts(1, 0));
 }
 
 // A refused token exits 1 with an unauthenticated error, printing neither
